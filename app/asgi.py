@@ -1,0 +1,119 @@
+"""create_app(): the one place the Litestar application is assembled."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar, Request
+from litestar.config.csrf import CSRFConfig
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.exceptions import HTTPException
+from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.plugins.htmx import HTMXPlugin
+from litestar.static_files import create_static_files_router
+from litestar.stores.base import Store
+from litestar.stores.file import FileStore
+from litestar.stores.memory import MemoryStore
+from litestar.stores.redis import RedisStore
+from litestar.template.config import TemplateConfig
+
+from app import i18n
+from app.db import engine, prepare_sqlite
+from app.errors import handle_http_exception, handle_unexpected
+from app.routes.accounts import AccountController
+from app.routes.dev import DevMailboxController
+from app.routes.pages import HealthController, PageController
+from app.security import RotatingSessionConfig, make_security_headers_hook
+from app.settings import Settings, get_settings
+from app.templating import environment
+
+STATIC_DIR = Path(__file__).parent / "static"
+THROTTLED_POSTS = {"/login", "/signup", "/password/forgot"}
+logger = logging.getLogger("clf")
+
+
+def make_stores(settings: Settings) -> dict[str, Store]:
+    """Sessions and rate-limit counters: in Redis when configured (shared by all processes), else local."""
+    if settings.redis_url:
+        root = RedisStore.with_client(url=settings.redis_url, namespace=settings.redis_prefix)
+        return {"sessions": root.with_namespace("sessions"), "rate_limit": root.with_namespace("rate_limit")}
+    return {"sessions": FileStore(path=settings.var_dir / "sessions"), "rate_limit": MemoryStore()}
+
+
+def is_throttled(request: Request[Any, Any, Any]) -> bool:
+    return request.method == "POST" and request.url.path in THROTTLED_POSTS
+
+
+async def activate_language(request: Request[Any, Any, Any]) -> None:
+    """before_request: the language of this request comes from the visitor's choice (French by default)."""
+    i18n.activate(request.cookies.get(i18n.LANGUAGE_COOKIE))
+
+
+@contextlib.asynccontextmanager
+async def background_work(app: Litestar) -> AsyncIterator[None]:
+    """Database pool, and in embedded mode the Dramatiq worker and the scheduler, for the app's lifetime."""
+    settings = get_settings()
+    db = engine()
+    if settings.uses_postgres:
+        await db.start_connection_pool(max_size=10)  # type: ignore[union-attr]
+    else:
+        await prepare_sqlite(db)  # type: ignore[arg-type]
+    worker = scheduler = None
+    if settings.embedded_worker:
+        import dramatiq
+
+        import workers.actors  # noqa: F401
+        from workers.broker import broker
+        from workers.scheduler import run_forever
+
+        worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=500)
+        worker.start()
+        scheduler = asyncio.create_task(run_forever(app.stores.get("sessions")))
+    try:
+        yield
+    finally:
+        if scheduler is not None:
+            scheduler.cancel()
+        if worker is not None:
+            await asyncio.to_thread(worker.stop, 3000)
+        if settings.uses_postgres:
+            await db.close_connection_pool()  # type: ignore[union-attr]
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
+    stores = make_stores(settings)
+    session_config = RotatingSessionConfig(
+        store="sessions", key="clf_session", max_age=settings.session_idle_minutes * 60, httponly=True,
+        secure=settings.is_https, samesite="lax", renew_on_access=True,
+    )
+    rate_limit = RateLimitConfig(
+        rate_limit=("minute", settings.login_rate_per_minute), store="rate_limit",
+        check_throttle_handler=is_throttled, set_rate_limit_headers=False,
+    )
+    template_engine = JinjaTemplateEngine.from_environment(environment)
+    return Litestar(
+        route_handlers=[
+            PageController, AccountController, HealthController, DevMailboxController,
+            create_static_files_router(path="/static", directories=[STATIC_DIR], name="static",
+                                       send_as_attachment=False, include_in_schema=False),
+        ],
+        stores=stores,
+        middleware=[session_config.middleware, rate_limit.middleware],
+        csrf_config=CSRFConfig(secret=settings.secret_key, cookie_secure=settings.is_https, cookie_httponly=True,
+                               cookie_samesite="lax", exclude=["/healthz", "/readyz"]),
+        template_config=TemplateConfig(instance=template_engine),
+        plugins=[HTMXPlugin()],
+        before_request=activate_language,
+        before_send=[make_security_headers_hook(settings)],
+        exception_handlers={HTTPException: handle_http_exception, Exception: handle_unexpected},
+        request_max_body_size=settings.max_body_kb * 1024,
+        lifespan=[background_work],
+        openapi_config=None,
+        debug=False,
+    )

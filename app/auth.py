@@ -1,0 +1,82 @@
+"""Who is asking: the session's user (checked against idle/absolute limits), and the guards."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+
+from app.security import rotate_session
+from app.settings import get_settings
+from app.tables import Role, User
+
+_USER_STATE_KEY = "clf_user"
+_MISSING = object()
+
+
+def cached_user(connection: ASGIConnection[Any, Any, Any, Any]) -> User | None:
+    """The user if this request already loaded it (for sync code such as error pages), else None."""
+    cached = connection.scope.get("state", {}).get(_USER_STATE_KEY)
+    return cached if isinstance(cached, User) else None
+
+
+async def current_user(connection: ASGIConnection[Any, Any, Any, Any]) -> User | None:
+    """The logged-in user, loaded once per request; None for visitors and ended sessions."""
+    cached = connection.scope.get("state", {}).get(_USER_STATE_KEY, _MISSING)
+    if cached is not _MISSING:
+        return cached  # type: ignore[return-value]
+    user = await _load_user(connection)
+    connection.scope.setdefault("state", {})[_USER_STATE_KEY] = user  # type: ignore[typeddict-item]
+    return user
+
+
+async def _load_user(connection: ASGIConnection[Any, Any, Any, Any]) -> User | None:
+    session = connection.scope.get("session") or {}
+    user_id = session.get("uid") if isinstance(session, dict) else None
+    if not isinstance(user_id, int):
+        return None
+    settings = get_settings()
+    logged_in_at = session.get("auth_at", 0)
+    if not isinstance(logged_in_at, int | float) or time.time() - logged_in_at > settings.session_max_hours * 3600:
+        end_session(connection)
+        return None
+    user = await User.objects().where(User.id == user_id, User.is_active.eq(True)).first()
+    if user is None or user.session_version != session.get("ver"):
+        end_session(connection)  # password changed or reset elsewhere: this session is over
+        return None
+    return user
+
+
+def start_session(connection: ASGIConnection[Any, Any, Any, Any], user: User) -> None:
+    """Log `user` in under a fresh session id."""
+    connection.set_session({"uid": user.id, "ver": user.session_version, "auth_at": int(time.time())})
+    rotate_session(connection)
+    connection.scope.setdefault("state", {})[_USER_STATE_KEY] = user  # type: ignore[typeddict-item]
+
+
+def end_session(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+    connection.clear_session()
+    rotate_session(connection)
+    connection.scope.setdefault("state", {})[_USER_STATE_KEY] = None  # type: ignore[typeddict-item]
+
+
+async def requires_login(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    if await current_user(connection) is None:
+        raise NotAuthorizedException()
+
+
+def requires_role(*roles: Role) -> Any:
+    """A guard letting in only users of these roles."""
+    allowed = {role.value for role in roles}
+
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        user = await current_user(connection)
+        if user is None:
+            raise NotAuthorizedException()
+        if user.role not in allowed:
+            raise PermissionDeniedException()
+
+    return guard

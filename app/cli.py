@@ -1,0 +1,106 @@
+"""Command line: migrate, seed the demo, create staff/mediator accounts, serve (`python -m app.cli --help`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+
+from app.settings import get_settings
+
+DEMO_PASSWORD = "paix-durable-2026"
+DEMO_ACCOUNTS = [
+    # (e-mail, display name, role)
+    ("camille.martin@demo.cessez-le-feu.fr", "Camille Martin", "consumer"),
+    ("karim.benali@demo.cessez-le-feu.fr", "Karim Benali", "consumer"),
+    ("lea.dubois@demo.cessez-le-feu.fr", "Léa Dubois", "consumer"),
+    ("service.client@demo.cessez-le-feu.fr", "Sophie Leroy", "company"),
+    ("mediatrice@demo.cessez-le-feu.fr", "Anne Moreau", "mediator"),
+    ("equipe@demo.cessez-le-feu.fr", "Paul Girard", "staff"),
+]
+
+
+async def migrate() -> None:
+    """Apply every pending migration, on whichever engine DATABASE_URL selects."""
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+
+    result = await run_forwards(app_name="all", migration_id="all")
+    if not result.success:
+        raise SystemExit(f"migration failed: {result.message}")
+
+
+async def seed_demo() -> list[tuple[str, str, str]]:
+    """Create the demo accounts that do not exist yet; returns them all."""
+    from app.actions.accounts import do_create_user
+    from app.tables import Role, User
+
+    for email, name, role in DEMO_ACCOUNTS:
+        if not await User.exists().where(User.email == email):
+            errors, _ = await do_create_user(email=email, display_name=name, password=DEMO_PASSWORD, role=Role(role))
+            if errors:
+                raise SystemExit(f"demo account {email}: {errors.fields}")
+    return DEMO_ACCOUNTS
+
+
+def print_demo_accounts() -> None:
+    print("\nDemo accounts (password for all: %s):" % DEMO_PASSWORD)
+    for email, name, role in DEMO_ACCOUNTS:
+        print(f"  {role:9} {email:40} {name}")
+
+
+async def create_user(email: str, name: str, role: str, password: str) -> int:
+    from app.actions.accounts import do_create_user
+    from app.tables import Role
+
+    errors, user = await do_create_user(email=email, display_name=name, password=password, role=Role(role))
+    if errors or user is None:
+        for field, message in errors.fields.items():
+            print(f"{field}: {message}", file=sys.stderr)
+        return 1
+    print(f"created {role} account {user.email} (id {user.id})")
+    return 0
+
+
+def serve() -> None:
+    import uvicorn
+
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = int(os.environ.get("PORT", "8000"))
+    print(f"\nCessez-le-feu is running at http://{host}:{port}/  (Ctrl-C to stop)")
+    if get_settings().dev_mailbox:
+        print(f"Mails are kept in the outbox; read them at http://{host}:{port}/dev/mailbox")
+    uvicorn.run("app.asgi:create_app", factory=True, host=host, port=port, proxy_headers=True,
+                timeout_graceful_shutdown=5, log_level=os.environ.get("LOG_LEVEL", "info").lower())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m app.cli", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("migrate", help="apply pending database migrations")
+    commands.add_parser("seed-demo", help="create the demo accounts (idempotent)")
+    commands.add_parser("serve", help="start the web app (with the embedded worker and scheduler by default)")
+    commands.add_parser("run", help="migrate, seed the demo, then serve: what `make run` does")
+    create = commands.add_parser("create-user", help="create a staff, mediator or company account")
+    create.add_argument("--email", required=True)
+    create.add_argument("--name", required=True)
+    create.add_argument("--role", required=True, choices=["staff", "mediator", "company", "consumer"])
+    create.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    args = parser.parse_args(argv)
+
+    if args.command == "create-user":
+        password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Password: ")
+        return asyncio.run(create_user(args.email, args.name, args.role, password))
+    if args.command in {"migrate", "run"}:
+        asyncio.run(migrate())
+    if args.command in {"seed-demo", "run"}:
+        asyncio.run(seed_demo())
+        print_demo_accounts()
+    if args.command in {"serve", "run"}:
+        serve()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

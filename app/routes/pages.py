@@ -1,0 +1,53 @@
+"""Public pages: landing, FAQ, the language switch, and the health probes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.enums import MediaType
+
+from app import i18n
+from app.actions.accounts import do_set_language
+from app.auth import current_user
+from app.forms import read_form
+from app.health import check_readiness
+from app.settings import get_settings
+from app.web import page, safe_next
+
+
+class PageController(Controller):
+    @get("/", name="home")
+    async def home(self, request: Request[Any, Any, Any]) -> Response[str]:
+        return await page(request, "pages/home.html")
+
+    @get("/faq", name="faq")
+    async def faq(self, request: Request[Any, Any, Any]) -> Response[str]:
+        return await page(request, "pages/faq.html")
+
+    @post("/language", name="set_language")
+    async def set_language(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        """Works as a plain form: sets the cookie and goes back where the visitor was."""
+        form = await read_form(request)
+        language = i18n.normalize_language(form.text("language"))
+        await do_set_language(await current_user(request), language)
+        response: Response[Any] = Response(content=b"", status_code=303,
+                                           headers={"Location": safe_next(form.text("next"), "/")})
+        response.set_cookie(i18n.LANGUAGE_COOKIE, language, max_age=365 * 24 * 3600, httponly=True,
+                            samesite="lax", secure=get_settings().is_https)
+        return response
+
+
+class HealthController(Controller):
+    @get("/healthz", name="healthz", media_type=MediaType.TEXT, exclude_from_csrf=True)
+    async def healthz(self) -> str:
+        """The process answers."""
+        return "ok"
+
+    @get("/readyz", name="readyz", media_type=MediaType.TEXT)
+    async def readyz(self) -> Response[str]:
+        """The database (and Redis, when configured) answer."""
+        problems = await check_readiness()
+        if problems:
+            return Response("not ready: " + ", ".join(problems), status_code=503, media_type=MediaType.TEXT)
+        return Response("ready", media_type=MediaType.TEXT)

@@ -1,0 +1,119 @@
+"""Settings read once from the environment; every variable is documented in the README."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlsplit
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    return int(raw) if raw else default
+
+
+def _secret_key(var_dir: Path) -> str:
+    """SECRET_KEY from the environment, else one generated once into var/ (never committed)."""
+    if key := os.environ.get("SECRET_KEY", "").strip():
+        return key
+    path = var_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the app needs to know about where it runs."""
+
+    var_dir: Path
+    """Local state for the embedded mode: SQLite file, session files, secret key (VAR_DIR)."""
+    database_url: str
+    """PostgreSQL URL; empty means the embedded SQLite file under var/ (DATABASE_URL)."""
+    redis_url: str
+    """Redis URL for the job broker, pub/sub, sessions and rate limits; empty means embedded (REDIS_URL)."""
+    redis_prefix: str
+    """Prefix of every Redis key, so several deployments or test runs can share one Redis (REDIS_PREFIX)."""
+    smtp_url: str
+    """smtp://user:password@host:port (add ?starttls=1) or smtps://…; empty keeps mails in the outbox (SMTP_URL)."""
+    mail_from: str
+    """Sender address of outgoing mail (MAIL_FROM)."""
+    base_url: str
+    """Public address of the site, used in e-mailed links and to decide on Secure cookies and HSTS (BASE_URL)."""
+    secret_key: str
+    """Signs CSRF tokens and invitation links (SECRET_KEY; generated into var/ when absent)."""
+    embedded_worker: bool
+    """Run a Dramatiq worker and the scheduler inside the web process (EMBEDDED_WORKER)."""
+    dev_mailbox: bool
+    """Serve /dev/mailbox to local clients; on by default only when SMTP_URL is unset (DEV_MAILBOX)."""
+    session_idle_minutes: int
+    """A session ends after this long without a request (SESSION_IDLE_MINUTES)."""
+    session_max_hours: int
+    """A session ends this long after login, whatever the activity (SESSION_MAX_HOURS)."""
+    login_rate_per_minute: int
+    """Login, sign-up and reset attempts allowed per client address and minute (LOGIN_RATE_PER_MINUTE)."""
+    max_body_kb: int
+    """Largest request body accepted, in KiB, for routes without a larger limit of their own (MAX_BODY_KB)."""
+    mail_max_attempts: int
+    """How many times the mail actor tries one mail before giving up (MAIL_MAX_ATTEMPTS)."""
+    mail_retry_min_ms: int
+    """First retry delay of the mail actor, doubled at each attempt (MAIL_RETRY_MIN_MS)."""
+
+    @property
+    def is_https(self) -> bool:
+        return urlsplit(self.base_url).scheme == "https"
+
+    @property
+    def uses_postgres(self) -> bool:
+        return self.database_url.startswith(("postgres://", "postgresql://"))
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.var_dir / "cessez-le-feu.sqlite3"
+
+
+def load_settings() -> Settings:
+    """Build the settings from the environment."""
+    var_dir = Path(os.environ.get("VAR_DIR", "") or PROJECT_ROOT / "var").resolve()
+    smtp_url = os.environ.get("SMTP_URL", "").strip()
+    return Settings(
+        var_dir=var_dir,
+        database_url=os.environ.get("DATABASE_URL", "").strip(),
+        redis_url=os.environ.get("REDIS_URL", "").strip(),
+        redis_prefix=os.environ.get("REDIS_PREFIX", "").strip() or "clf",
+        smtp_url=smtp_url,
+        mail_from=os.environ.get("MAIL_FROM", "").strip() or "Cessez-le-feu <no-reply@cessez-le-feu.local>",
+        base_url=(os.environ.get("BASE_URL", "").strip() or "http://127.0.0.1:8000").rstrip("/"),
+        secret_key=_secret_key(var_dir),
+        embedded_worker=_flag("EMBEDDED_WORKER", True),
+        dev_mailbox=_flag("DEV_MAILBOX", not smtp_url),
+        session_idle_minutes=_int("SESSION_IDLE_MINUTES", 60),
+        session_max_hours=_int("SESSION_MAX_HOURS", 12),
+        login_rate_per_minute=_int("LOGIN_RATE_PER_MINUTE", 10),
+        max_body_kb=_int("MAX_BODY_KB", 1024),
+        mail_max_attempts=_int("MAIL_MAX_ATTEMPTS", 6),
+        mail_retry_min_ms=_int("MAIL_RETRY_MIN_MS", 15_000),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read on first use."""
+    return load_settings()

@@ -1,0 +1,42 @@
+"""Accounts: users of every role and the single-use tokens mailed to them."""
+
+from enum import Enum
+
+from piccolo.columns import Boolean, ForeignKey, Integer, Timestamptz, Varchar
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+
+class Role(str, Enum):
+    consumer = "consumer"
+    company = "company"
+    mediator = "mediator"
+    staff = "staff"
+
+
+class User(Table, tablename="account"):
+    email = Varchar(length=254, unique=True, index=True)
+    display_name = Varchar(length=80)
+    password_hash = Varchar(length=200)
+    role = Varchar(length=16, choices=Role, default=Role.consumer.value)
+    locale = Varchar(length=5, default="fr")
+    email_verified_at = Timestamptz(null=True, default=None)
+    session_version = Integer(default=1)
+    is_active = Boolean(default=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class TokenPurpose(str, Enum):
+    verify_email = "verify_email"
+    reset_password = "reset_password"
+
+
+class AccountToken(Table):
+    """A mailed token; only its SHA-256 is stored, and it is spent by one conditional update."""
+
+    user = ForeignKey(references=User, index=True)
+    purpose = Varchar(length=16, choices=TokenPurpose)
+    token_hash = Varchar(length=64, unique=True)
+    expires_at = Timestamptz()
+    used_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow())

@@ -1,0 +1,53 @@
+"""The one Jinja environment, shared by pages, fragments and mails."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import re
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
+
+from app import i18n
+
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+_URL = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
+
+
+def autolink(text: str) -> Markup:
+    """Escape plain text, keep its line breaks, and make its http(s) URLs links (never any other HTML)."""
+    parts: list[str] = []
+    position = 0
+    for match in _URL.finditer(text or ""):
+        parts.append(str(escape(text[position:match.start()])))
+        url = escape(match.group(0))
+        parts.append(f'<a href="{url}" rel="nofollow noopener noreferrer">{url}</a>')
+        position = match.end()
+    parts.append(str(escape((text or "")[position:])))
+    return Markup("".join(parts).replace("\n", "<br>\n"))
+
+
+def _make_environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATE_DIR),
+        autoescape=select_autoescape(enabled_extensions=("html", "xml"), disabled_extensions=("txt",),
+                                      default=True, default_for_string=True),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.filters["autolink"] = autolink
+    env.globals["current_language"] = i18n.current_language
+    env.globals["languages"] = i18n.LANGUAGES
+    return env
+
+
+environment = _make_environment()
+
+
+def render(template_name: str, **context: Any) -> str:
+    """Render a template outside a request (mails), in the language currently active."""
+    return environment.get_template(template_name).render(**context)
