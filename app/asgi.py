@@ -12,6 +12,7 @@ from typing import Any
 from litestar import Litestar, Request
 from litestar.config.csrf import CSRFConfig
 from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.plugins.htmx import HTMXPlugin
@@ -89,7 +90,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     stores = make_stores(settings)
     session_config = RotatingSessionConfig(
-        store="sessions", key="clf_session", max_age=settings.session_idle_minutes * 60, httponly=True,
+        store="sessions", key="clf_session", max_age=max(settings.session_idle_minutes * 60, 60), httponly=True,
         secure=settings.is_https, samesite="lax", renew_on_access=True,
     )
     rate_limit = RateLimitConfig(
@@ -116,4 +117,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
         lifespan=[background_work],
         openapi_config=None,
         debug=False,
+        state=State({"settings": settings}),
     )

@@ -10,7 +10,7 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from litestar.handlers.base import BaseRouteHandler
 
 from app.security import rotate_session
-from app.settings import get_settings
+from app.settings import settings_of
 from app.tables import Role, User
 
 _USER_STATE_KEY = "clf_user"
@@ -38,21 +38,28 @@ async def _load_user(connection: ASGIConnection[Any, Any, Any, Any]) -> User | N
     user_id = session.get("uid") if isinstance(session, dict) else None
     if not isinstance(user_id, int):
         return None
-    settings = get_settings()
-    logged_in_at = session.get("auth_at", 0)
-    if not isinstance(logged_in_at, int | float) or time.time() - logged_in_at > settings.session_max_hours * 3600:
+    settings = settings_of(connection)
+    now = int(time.time())
+    logged_in_at, seen_at = session.get("auth_at"), session.get("seen_at")
+    if (
+        not isinstance(logged_in_at, int) or not isinstance(seen_at, int)
+        or now - logged_in_at > settings.session_max_hours * 3600
+        or now - seen_at > settings.session_idle_minutes * 60
+    ):
         end_session(connection)
         return None
     user = await User.objects().where(User.id == user_id, User.is_active.eq(True)).first()
     if user is None or user.session_version != session.get("ver"):
         end_session(connection)  # password changed or reset elsewhere: this session is over
         return None
+    session["seen_at"] = now  # the store's own expiry (max_age) backs this idle limit up
     return user
 
 
 def start_session(connection: ASGIConnection[Any, Any, Any, Any], user: User) -> None:
     """Log `user` in under a fresh session id."""
-    connection.set_session({"uid": user.id, "ver": user.session_version, "auth_at": int(time.time())})
+    now = int(time.time())
+    connection.set_session({"uid": user.id, "ver": user.session_version, "auth_at": now, "seen_at": now})
     rotate_session(connection)
     connection.scope.setdefault("state", {})[_USER_STATE_KEY] = user  # type: ignore[typeddict-item]
 

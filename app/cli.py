@@ -10,7 +10,7 @@ import sys
 
 from app.settings import get_settings
 
-DEMO_PASSWORD = "paix-durable-2026"
+DEMO_PASSWORD = "paix-durable-2026"  # noqa: S105  (published demo password, see README)
 DEMO_ACCOUNTS = [
     # (e-mail, display name, role)
     ("camille.martin@demo.cessez-le-feu.fr", "Camille Martin", "consumer"),
@@ -45,7 +45,7 @@ async def seed_demo() -> list[tuple[str, str, str]]:
 
 
 def print_demo_accounts() -> None:
-    print("\nDemo accounts (password for all: %s):" % DEMO_PASSWORD)
+    print(f"\nDemo accounts (password for all: {DEMO_PASSWORD}):")
     for email, name, role in DEMO_ACCOUNTS:
         print(f"  {role:9} {email:40} {name}")
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import gettext as stdlib_gettext
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from functools import lru_cache
+from functools import cache
 from io import BytesIO
-from collections.abc import Iterator
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
@@ -21,7 +21,7 @@ CATALOG_DIR = Path(__file__).parent / "translations"
 _current_language: ContextVar[str] = ContextVar("current_language", default=DEFAULT_LANGUAGE)
 
 
-@lru_cache(maxsize=None)
+@cache
 def translations(language: str) -> stdlib_gettext.NullTranslations:
     """The catalog for a language; msgids are English, so English needs none."""
     po_path = CATALOG_DIR / language / "LC_MESSAGES" / "messages.po"

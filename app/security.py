@@ -73,7 +73,8 @@ class RotatingSessionBackend(ServerSideSessionBackend):
         if not scope_session:
             if has_cookie:
                 await self.delete(old_id, store=store)  # type: ignore[arg-type]
-                headers.add("Set-Cookie", Cookie(value="", key=self.config.key, expires=0, **cookie_params).to_header(header=""))
+                expired = Cookie(value="", key=self.config.key, expires=0, **cookie_params)
+                headers.add("Set-Cookie", expired.to_header(header=""))
             return
         if connection.scope.get(ROTATE_SESSION_KEY) or not has_cookie:
             if has_cookie:
@@ -82,10 +83,8 @@ class RotatingSessionBackend(ServerSideSessionBackend):
         else:
             session_id = old_id  # type: ignore[assignment]
         await self.set(session_id=session_id, data=self.serialize_data(scope_session, connection.scope), store=store)
-        headers.add(
-            "Set-Cookie",
-            Cookie(value=session_id, key=self.config.key, max_age=self.config.max_age, **cookie_params).to_header(header=""),
-        )
+        cookie = Cookie(value=session_id, key=self.config.key, max_age=self.config.max_age, **cookie_params)
+        headers.add("Set-Cookie", cookie.to_header(header=""))
 
 
 class RotatingSessionConfig(ServerSideSessionConfig):

@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -117,3 +118,8 @@ def load_settings() -> Settings:
 def get_settings() -> Settings:
     """The process-wide settings, read on first use."""
     return load_settings()
+
+
+def settings_of(connection: Any) -> Settings:
+    """The settings of the app serving this request (tests build apps with their own)."""
+    return connection.app.state.settings  # type: ignore[no-any-return]

@@ -67,7 +67,9 @@ async def page(
 def redirect(request: Request[Any, Any, Any], path: str) -> Response[Any]:
     """After a successful POST: a 303 for plain forms, a client-side redirect for region requests."""
     if wants_fragment(request):
-        return ClientRedirect(redirect_to=path)
+        response = ClientRedirect(redirect_to=path)
+        response.status_code = 200  # HTMX follows HX-Redirect only on a 2xx; a POST handler would say 201
+        return response
     return Redirect(path=path, status_code=303)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath, FromQuery
 
 from app import i18n
 from app.actions.accounts import (
@@ -51,19 +52,19 @@ class AccountController(Controller):
         return await page(request, "accounts/signup_sent.html")
 
     @get("/verify/{token:str}", name="show_verification")
-    async def show_verification(self, request: Request[Any, Any, Any], token: str) -> Response[str]:
+    async def show_verification(self, request: Request[Any, Any, Any], token: FromPath[str]) -> Response[str]:
         """Confirming needs a click (POST): mail scanners that open links must not spend the token."""
         return await page(request, "accounts/verify.html", token=token)
 
     @post("/verify/{token:str}", name="verify_email")
-    async def verify_email(self, request: Request[Any, Any, Any], token: str) -> Response[Any]:
+    async def verify_email(self, request: Request[Any, Any, Any], token: FromPath[str]) -> Response[Any]:
         user = await do_verify_email(token)
         if user is None:
             return await page(request, "accounts/token_invalid.html", status_code=400)
         return await page(request, "accounts/verified.html")
 
     @get(LOGIN_PATH, name="new_login")
-    async def new_login(self, request: Request[Any, Any, Any], next: str | None = None) -> Response[str]:
+    async def new_login(self, request: Request[Any, Any, Any], next: FromQuery[str | None] = None) -> Response[str]:
         return await page(request, "accounts/login.html", error="", email="", next=safe_next(next, ""))
 
     @post(LOGIN_PATH, name="create_login")
@@ -96,13 +97,13 @@ class AccountController(Controller):
         return await page(request, "accounts/forgot.html", block="forgot_form", sent=True)
 
     @get("/password/reset/{token:str}", name="edit_password_reset")
-    async def edit_password_reset(self, request: Request[Any, Any, Any], token: str) -> Response[str]:
+    async def edit_password_reset(self, request: Request[Any, Any, Any], token: FromPath[str]) -> Response[str]:
         if await check_reset_token(token) is None:
             return await page(request, "accounts/token_invalid.html", status_code=400)
         return await page(request, "accounts/reset.html", token=token, errors=FormErrors())
 
     @post("/password/reset/{token:str}", name="update_password_reset")
-    async def update_password_reset(self, request: Request[Any, Any, Any], token: str) -> Response[Any]:
+    async def update_password_reset(self, request: Request[Any, Any, Any], token: FromPath[str]) -> Response[Any]:
         form = await read_form(request)
         errors, user = await do_reset_password(token, form.text("password"), form.text("password_confirm"))
         if user is None:
@@ -114,7 +115,7 @@ class AccountController(Controller):
         return redirect(request, "/account?changed=1")
 
     @get("/account", name="show_account", guards=[requires_login])
-    async def show_account(self, request: Request[Any, Any, Any], changed: bool = False) -> Response[str]:
+    async def show_account(self, request: Request[Any, Any, Any], changed: FromQuery[bool] = False) -> Response[str]:
         return await page(request, "accounts/account.html", changed=changed)
 
     @get("/account/password", name="edit_password", guards=[requires_login])

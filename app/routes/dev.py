@@ -9,8 +9,9 @@ from litestar import Controller, Request, Response, get
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotFoundException
 from litestar.handlers.base import BaseRouteHandler
+from litestar.params import FromPath
 
-from app.settings import get_settings
+from app.settings import settings_of
 from app.tables import OutboxMail
 from app.web import page
 
@@ -22,7 +23,7 @@ def local_dev_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteH
         is_local = ipaddress.ip_address(host).is_loopback
     except ValueError:
         is_local = host == "testclient"  # Litestar's test client has no address
-    if not (get_settings().dev_mailbox and is_local):
+    if not (settings_of(connection).dev_mailbox and is_local):
         raise NotFoundException()
 
 
@@ -38,7 +39,7 @@ class DevMailboxController(Controller):
         return await page(request, "dev/mailbox.html", mails=mails)
 
     @get("/{mail_id:int}", name="show_mail")
-    async def show_mail(self, request: Request[Any, Any, Any], mail_id: int) -> Response[str]:
+    async def show_mail(self, request: Request[Any, Any, Any], mail_id: FromPath[int]) -> Response[str]:
         mail = await OutboxMail.objects().where(OutboxMail.id == mail_id).first()
         if mail is None:
             raise NotFoundException()

@@ -12,7 +12,7 @@ from app.actions.accounts import do_set_language
 from app.auth import current_user
 from app.forms import read_form
 from app.health import check_readiness
-from app.settings import get_settings
+from app.settings import settings_of
 from app.web import page, safe_next
 
 
@@ -34,7 +34,7 @@ class PageController(Controller):
         response: Response[Any] = Response(content=b"", status_code=303,
                                            headers={"Location": safe_next(form.text("next"), "/")})
         response.set_cookie(i18n.LANGUAGE_COOKIE, language, max_age=365 * 24 * 3600, httponly=True,
-                            samesite="lax", secure=get_settings().is_https)
+                            samesite="lax", secure=settings_of(request).is_https)
         return response
 
 

@@ -1,13 +1,13 @@
 """Accounts: users of every role and the single-use tokens mailed to them."""
 
-from enum import Enum
+from enum import StrEnum
 
 from piccolo.columns import Boolean, ForeignKey, Integer, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     consumer = "consumer"
     company = "company"
     mediator = "mediator"
@@ -26,9 +26,9 @@ class User(Table, tablename="account"):
     created_at = Timestamptz(default=TimestamptzNow())
 
 
-class TokenPurpose(str, Enum):
+class TokenPurpose(StrEnum):
     verify_email = "verify_email"
-    reset_password = "reset_password"
+    reset_password = "reset_password"  # noqa: S105  (a purpose, not a password)
 
 
 class AccountToken(Table):

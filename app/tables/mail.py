@@ -1,13 +1,13 @@
 """The outbox: every mail is a row first, then a Dramatiq actor delivers it."""
 
-from enum import Enum
+from enum import StrEnum
 
 from piccolo.columns import Integer, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
 
-class MailStatus(str, Enum):
+class MailStatus(StrEnum):
     pending = "pending"  # waiting for (another) delivery attempt
     sending = "sending"  # claimed by an actor until claimed_until
     sent = "sent"
