@@ -25,7 +25,8 @@ def autolink(text: str) -> Markup:
         parts.append(f'<a href="{url}" rel="nofollow noopener noreferrer">{url}</a>')
         position = match.end()
     parts.append(str(escape((text or "")[position:])))
-    return Markup("".join(parts)  # noqa: S704  (every piece above was escaped).replace("\n", "<br>\n"))
+    html = "".join(parts).replace("\n", "<br>\n")
+    return Markup(html)  # noqa: S704  (every piece above was escaped)
 
 
 def _make_environment() -> Environment:
