@@ -58,6 +58,7 @@ async def test_language_switch_works_without_javascript(client) -> None:
 
 async def test_faq_answers_the_questions_people_ask(client) -> None:
     page = await client.get("/faq")
-    for topic in ["Comment fonctionne la médiation collective", "Combien cela coûte", "Est-ce confidentiel", "Combien de temps",
-                  "me retirer", "en l'absence d'accord"]:
+    topics = ["Comment fonctionne la médiation collective", "Combien cela coûte", "Est-ce confidentiel",
+              "Combien de temps", "me retirer", "en l'absence d'accord"]
+    for topic in topics:
         assert topic in page.text, topic
