@@ -43,7 +43,9 @@ def make_stores(settings: Settings) -> dict[str, Store]:
     if settings.redis_url:
         root = RedisStore.with_client(url=settings.redis_url, namespace=settings.redis_prefix)
         return {"sessions": root.with_namespace("sessions"), "rate_limit": root.with_namespace("rate_limit")}
-    return {"sessions": FileStore(path=settings.var_dir / "sessions"), "rate_limit": MemoryStore()}
+    session_dir = settings.var_dir / "sessions"
+    session_dir.mkdir(parents=True, exist_ok=True)
+    return {"sessions": FileStore(path=session_dir), "rate_limit": MemoryStore()}
 
 
 def is_throttled(request: Request[Any, Any, Any]) -> bool:
