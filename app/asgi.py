@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from litestar import Litestar, Request
+from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import CacheControlHeader
 from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
@@ -104,7 +106,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[
             PageController, AccountController, HealthController, DevMailboxController,
             create_static_files_router(path="/static", directories=[STATIC_DIR], name="static",
-                                       send_as_attachment=False, include_in_schema=False),
+                                       send_as_attachment=False, include_in_schema=False,
+                                       cache_control=CacheControlHeader(max_age=365 * 24 * 3600, public=True,
+                                                                        immutable=True)),
         ],
         stores=stores,
         middleware=[session_config.middleware, rate_limit.middleware],
@@ -115,6 +119,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         before_request=activate_language,
         before_send=[make_security_headers_hook(settings)],
         exception_handlers={HTTPException: handle_http_exception, Exception: handle_unexpected},
+        compression_config=CompressionConfig(backend="gzip", minimum_size=500, gzip_compress_level=6),
         request_max_body_size=settings.max_body_kb * 1024,
         lifespan=[background_work],
         openapi_config=None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from app.settings import get_settings
+from app.settings import Settings
 
 logger = logging.getLogger("clf.health")
 
@@ -34,12 +34,11 @@ async def _redis_ok(url: str) -> bool:
         await client.aclose()
 
 
-async def check_readiness() -> list[str]:
+async def check_readiness(settings: Settings) -> list[str]:
     """Names of the dependencies that do not answer; empty when all do."""
     problems = []
     if not await _database_ok():
         problems.append("database")
-    settings = get_settings()
     if settings.redis_url and not await _redis_ok(settings.redis_url):
         problems.append("redis")
     return problems

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ from markupsafe import Markup, escape
 from app import i18n
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
+STATIC_DIR = Path(__file__).parent / "static"
 _URL = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
 
 
@@ -29,6 +32,13 @@ def autolink(text: str) -> Markup:
     return Markup(html)  # noqa: S704  (every piece above was escaped)
 
 
+@lru_cache(maxsize=None)
+def static_url(path: str) -> str:
+    """/static/<path>?v=<content hash>: browsers may then keep the file for a year."""
+    digest = hashlib.sha256((STATIC_DIR / path).read_bytes()).hexdigest()[:12]
+    return f"/static/{path}?v={digest}"
+
+
 def _make_environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATE_DIR),
@@ -40,6 +50,7 @@ def _make_environment() -> Environment:
     )
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.filters["autolink"] = autolink
+    env.globals["static"] = static_url
     env.globals["current_language"] = i18n.current_language
     env.globals["languages"] = i18n.LANGUAGES
     # Form macros as globals, so a block rendered on its own (an HTMX fragment) has them too.

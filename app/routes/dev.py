@@ -9,11 +9,10 @@ from litestar import Controller, Request, Response, get
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotFoundException
 from litestar.handlers.base import BaseRouteHandler
-from litestar.params import FromPath
 
 from app.settings import settings_of
 from app.tables import OutboxMail
-from app.web import page
+from app.web import RowId, page
 
 
 def local_dev_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
@@ -39,7 +38,7 @@ class DevMailboxController(Controller):
         return await page(request, "dev/mailbox.html", mails=mails)
 
     @get("/{mail_id:int}", name="show_mail")
-    async def show_mail(self, request: Request[Any, Any, Any], mail_id: FromPath[int]) -> Response[str]:
+    async def show_mail(self, request: Request[Any, Any, Any], mail_id: RowId) -> Response[str]:
         mail = await OutboxMail.objects().where(OutboxMail.id == mail_id).first()
         if mail is None:
             raise NotFoundException()

@@ -45,9 +45,9 @@ class HealthController(Controller):
         return "ok"
 
     @get("/readyz", name="readyz", media_type=MediaType.TEXT)
-    async def readyz(self) -> Response[str]:
+    async def readyz(self, request: Request[Any, Any, Any]) -> Response[str]:
         """The database (and Redis, when configured) answer."""
-        problems = await check_readiness()
+        problems = await check_readiness(settings_of(request))
         if problems:
             return Response("not ready: " + ", ".join(problems), status_code=503, media_type=MediaType.TEXT)
         return Response("ready", media_type=MediaType.TEXT)

@@ -177,3 +177,20 @@ async def test_hostile_input_gets_a_clear_answer_and_saves_nothing(client) -> No
                              headers={"content-type": "application/x-www-form-urlencoded", "x-csrftoken": token})
     assert huge.status_code == 413 and "trop volumineux" in huge.text
     assert await User.count() == users_before
+
+
+async def test_an_unexpected_error_gives_the_500_page_without_a_trace() -> None:
+    from litestar import get
+
+    @get("/boom", name="boom")
+    async def boom() -> str:
+        raise RuntimeError("secret internals: /etc/passwd")
+
+    app = build_app()
+    app.register(boom)
+    async with AsyncTestClient(app=app, base_url="http://testserver.local") as browser:
+        response = await browser.get("/boom")
+        assert response.status_code == 500
+        assert "secret internals" not in response.text and "Traceback" not in response.text
+        assert "Un problème est survenu de notre côté" in response.text
+        assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
