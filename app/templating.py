@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ def autolink(text: str) -> Markup:
     return Markup(html)  # noqa: S704  (every piece above was escaped)
 
 
-@lru_cache(maxsize=None)
+@cache
 def static_url(path: str) -> str:
     """/static/<path>?v=<content hash>: browsers may then keep the file for a year."""
     digest = hashlib.sha256((STATIC_DIR / path).read_bytes()).hexdigest()[:12]

@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 from litestar import Request, Response
 from litestar.enums import MediaType
-from litestar.plugins.htmx import ClientRedirect
 from litestar.params import PathParameter
+from litestar.plugins.htmx import ClientRedirect
 from litestar.response import Redirect
 from litestar.utils.scope.state import ScopeState
 from markupsafe import Markup, escape
@@ -15,7 +15,6 @@ from markupsafe import Markup, escape
 from app import i18n
 from app.auth import cached_user, current_user
 from app.templating import environment
-
 
 # A row id from a URL: PostgreSQL's serial is 32-bit, so anything outside is refused (400) before any query.
 RowId = Annotated[int, PathParameter(gt=0, le=2**31 - 1)]
