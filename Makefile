@@ -32,7 +32,7 @@ lint: $(STAMP) ## ruff
 	$(BIN)/ruff check .
 
 messages: $(STAMP) ## extract translatable strings and update the French catalog
-	$(BIN)/pybabel extract -F babel.cfg -o app/translations/messages.pot --no-location --sort-output app
+	$(BIN)/pybabel extract -k N_ -F babel.cfg -o app/translations/messages.pot --no-location --sort-output app
 	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations -l fr --no-fuzzy-matching --ignore-obsolete
 
 bench: $(STAMP) ## run the benchmarks (they print figures)

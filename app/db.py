@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -71,16 +72,41 @@ def engine() -> PostgresEngine | SQLiteEngine:
     return User._meta.db  # type: ignore[return-value]
 
 
+_after_commit: ContextVar[list[Callable[[], Any]] | None] = ContextVar("after_commit", default=None)
+
+
+def after_commit(callback: Callable[[], Any]) -> None:
+    """Run `callback` once the current write_transaction commits (at once outside one).
+
+    Jobs are enqueued this way, so a worker never looks for a row that is not committed yet.
+    """
+    pending = _after_commit.get()
+    if pending is None:
+        callback()
+    else:
+        pending.append(callback)
+
+
 @asynccontextmanager
 async def write_transaction() -> AsyncIterator[None]:
     """A transaction that takes the write lock at once on SQLite (DEFERRED fails under concurrent writers)."""
+    if _after_commit.get() is not None:  # nested: the outer transaction commits, and runs the callbacks
+        yield
+        return
     db = engine()
-    if isinstance(db, SQLiteEngine):
-        async with db.transaction(transaction_type=TransactionType.immediate):
-            yield
-    else:
-        async with db.transaction():
-            yield
+    callbacks: list[Callable[[], Any]] = []
+    token = _after_commit.set(callbacks)
+    try:
+        if isinstance(db, SQLiteEngine):
+            async with db.transaction(transaction_type=TransactionType.immediate):
+                yield
+        else:
+            async with db.transaction():
+                yield
+    finally:
+        _after_commit.reset(token)
+    for callback in callbacks:
+        callback()
 
 
 async def prepare_sqlite(db: SQLiteEngine) -> None:

@@ -17,7 +17,7 @@ PLACEHOLDER = re.compile(r"%\(\w+\)s")
 
 def test_french_catalog_translates_every_extracted_string(tmp_path: Path) -> None:
     pot = tmp_path / "messages.pot"
-    subprocess.run([sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg", "-o", str(pot),
+    subprocess.run([sys.executable, "-m", "babel.messages.frontend", "extract", "-k", "N_", "-F", "babel.cfg", "-o", str(pot),
                     "--no-location", "app"], cwd=ROOT, check=True, capture_output=True)
     with pot.open("rb") as handle:
         extracted = {message.id for message in read_po(handle) if message.id}

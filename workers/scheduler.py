@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from litestar.stores.file import FileStore
 
 from app.actions.mail import do_requeue_stale_mail
+from app.actions.notifications import do_claim_due_reminders, do_send_digests
 from app.tables import AccountToken
 
 logger = logging.getLogger("clf.scheduler")
@@ -22,7 +23,11 @@ SWEEP_SECONDS = 60
 
 async def sweep_once(session_store: object | None = None) -> dict[str, int]:
     """One pass over everything that may be due; returns counts for the log."""
-    counts = {"mail_requeued": await do_requeue_stale_mail()}
+    counts = {
+        "mail_requeued": await do_requeue_stale_mail(),
+        "reminders_claimed": len(await do_claim_due_reminders()),
+        "digests_queued": await do_send_digests(),
+    }
     deleted = await AccountToken.delete().where(AccountToken.expires_at < datetime.now(UTC)).returning(AccountToken.id)
     counts["tokens_expired"] = len(deleted)
     if isinstance(session_store, FileStore):

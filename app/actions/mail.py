@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from app import i18n
+from app.db import after_commit
 from app.mailer import build_message, send_mail
 from app.settings import get_settings
 from app.tables import MailStatus, OutboxMail
@@ -31,7 +32,7 @@ async def do_queue_mail(*, to: str, template: str, language: str, **context: obj
     if status is MailStatus.pending:
         from workers.actors.mail import deliver_mail
 
-        deliver_mail.send(mail_id)
+        after_commit(lambda: deliver_mail.send(mail_id))
     return mail_id
 
 

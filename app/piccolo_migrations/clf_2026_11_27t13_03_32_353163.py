@@ -29,7 +29,7 @@ class User(Table, tablename="account", schema=None):
 
 ID = "2026-11-27T13:03:32:353163"
 VERSION = "1.38.0"
-DESCRIPTION = "True"
+DESCRIPTION = "accounts and outbox"
 
 
 async def forwards():

@@ -1,6 +1,24 @@
 """Every Piccolo table, re-exported for `table_finder`."""
 
 from app.tables.accounts import AccountToken, Role, TokenPurpose, User
+from app.tables.cases import (
+    AuditEvent,
+    Case,
+    CaseInvitation,
+    Claim,
+    ClaimReview,
+    Company,
+    CompanyInvite,
+    CompanyMember,
+    Evidence,
+    MediatorAssignment,
+    MediatorObjection,
+)
 from app.tables.mail import MailStatus, OutboxMail
+from app.tables.notifications import Notification, Reminder
 
-__all__ = ["AccountToken", "MailStatus", "OutboxMail", "Role", "TokenPurpose", "User"]
+__all__ = [
+    "AccountToken", "AuditEvent", "Case", "CaseInvitation", "Claim", "ClaimReview", "Company", "CompanyInvite",
+    "CompanyMember", "Evidence", "MailStatus", "MediatorAssignment", "MediatorObjection", "Notification",
+    "OutboxMail", "Reminder", "Role", "TokenPurpose", "User",
+]

@@ -23,6 +23,8 @@ class User(Table, tablename="account"):
     email_verified_at = Timestamptz(null=True, default=None)
     session_version = Integer(default=1)
     is_active = Boolean(default=True)
+    notify_mode = Varchar(length=12, default="immediate")  # immediate, digest, off (legal notices always go)
+    last_digest_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
 
 
