@@ -54,7 +54,27 @@ import pytest  # noqa: E402
 pytest_plugins = ["tests.fixtures"]
 
 
+def _drop_redis_keys() -> None:
+    """Dramatiq leaves heartbeat keys behind; this run's prefix is its own, so all of it can go."""
+    if not os.environ.get("REDIS_URL"):
+        return
+    import redis
+
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    try:
+        for prefix in (os.environ["REDIS_PREFIX"], os.environ["REDIS_PREFIX"].upper()):
+            keys = list(client.scan_iter(match=f"{prefix}*", count=500))
+            if keys:
+                client.delete(*keys)
+    finally:
+        client.close()
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    try:
+        _drop_redis_keys()
+    except Exception as error:  # leftover keys are harmless; say so rather than fail the run
+        print(f"could not clean Redis keys: {error}")
     if _SERVER_DATABASE_URL:
         try:
             asyncio.run(_postgres(f'DROP DATABASE IF EXISTS "{TEST_DATABASE_NAME}" WITH (FORCE)'))
