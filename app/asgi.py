@@ -12,7 +12,7 @@ from typing import Any
 from litestar import Litestar, Request
 from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
-from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.datastructures import CacheControlHeader, State
 from litestar.exceptions import HTTPException
 from litestar.middleware.rate_limit import RateLimitConfig
@@ -29,6 +29,7 @@ from app.db import engine, prepare_sqlite
 from app.errors import handle_http_exception, handle_unexpected
 from app.routes.accounts import AccountController
 from app.routes.dev import DevMailboxController
+from app.routes.notifications import NotificationController
 from app.routes.pages import HealthController, PageController
 from app.security import RotatingSessionConfig, make_security_headers_hook
 from app.settings import Settings, get_settings
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[
             PageController, AccountController, HealthController, DevMailboxController,
+            NotificationController,
             create_static_files_router(path="/static", directories=[STATIC_DIR], name="static",
                                        send_as_attachment=False, include_in_schema=False,
                                        cache_control=CacheControlHeader(max_age=365 * 24 * 3600, public=True,

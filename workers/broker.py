@@ -23,9 +23,14 @@ class DatabasePool(Middleware):
     def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         from app.db import engine
 
+        async def close_pool() -> None:
+            db = engine()
+            if getattr(db, "pool", None) is not None:  # only if this loop opened one
+                await db.close_connection_pool()  # type: ignore[union-attr]
+
         loop_thread = get_event_loop_thread()
         if loop_thread is not None and get_settings().uses_postgres:
-            loop_thread.run_coroutine(engine().close_connection_pool())  # type: ignore[union-attr]
+            loop_thread.run_coroutine(close_pool())
 
 
 def make_broker() -> dramatiq.Broker:
