@@ -29,7 +29,6 @@ from app.db import engine, prepare_sqlite
 from app.errors import handle_http_exception, handle_unexpected
 from app.routes.accounts import AccountController
 from app.routes.dev import DevMailboxController
-from app.routes.notifications import NotificationController
 from app.routes.pages import HealthController, PageController
 from app.security import RotatingSessionConfig, make_security_headers_hook
 from app.settings import Settings, get_settings
@@ -105,7 +104,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[
             PageController, AccountController, HealthController, DevMailboxController,
-            NotificationController,
             create_static_files_router(path="/static", directories=[STATIC_DIR], name="static",
                                        send_as_attachment=False, include_in_schema=False,
                                        cache_control=CacheControlHeader(max_age=365 * 24 * 3600, public=True,
