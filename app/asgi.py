@@ -12,11 +12,11 @@ from typing import Any
 from litestar import Litestar, Request
 from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
-from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.datastructures import CacheControlHeader, State
 from litestar.exceptions import HTTPException
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.plugins.htmx import HTMXPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.stores.base import Store
 from litestar.stores.file import FileStore
@@ -28,8 +28,17 @@ from app import i18n
 from app.db import engine, prepare_sqlite
 from app.errors import handle_http_exception, handle_unexpected
 from app.routes.accounts import AccountController
+from app.routes.cases import CaseController, ClaimController, EvidenceController
+from app.routes.companies import CompanyJoinController
 from app.routes.dev import DevMailboxController
+from app.routes.directory import CompanyDirectoryController
+from app.routes.invitations import CaseInvitationController, InvitationController
+from app.routes.mediators import MediationController, MediatorController
+from app.routes.notifications import NotificationController
 from app.routes.pages import HealthController, PageController
+from app.routes.reviews import ReviewController
+from app.routes.space import MySpaceController
+from app.routes.staff import StaffController
 from app.security import RotatingSessionConfig, make_security_headers_hook
 from app.settings import Settings, get_settings
 from app.templating import environment
@@ -50,7 +59,9 @@ def make_stores(settings: Settings) -> dict[str, Store]:
 
 
 def is_throttled(request: Request[Any, Any, Any]) -> bool:
-    return request.method == "POST" and request.url.path in THROTTLED_POSTS
+    # Sign-ups from an invitation page (/companies/join/…/signup, /invitations/…/signup) hash a password too.
+    path = request.url.path
+    return request.method == "POST" and (path in THROTTLED_POSTS or path.endswith("/signup"))
 
 
 async def activate_language(request: Request[Any, Any, Any]) -> None:
@@ -64,7 +75,7 @@ async def background_work(app: Litestar) -> AsyncIterator[None]:
     settings = get_settings()
     db = engine()
     if settings.uses_postgres:
-        await db.start_connection_pool(max_size=10)  # type: ignore[union-attr]
+        await db.start_connection_pool(min_size=1, max_size=10)  # type: ignore[union-attr]
     else:
         await prepare_sqlite(db)  # type: ignore[arg-type]
     worker = scheduler = None
@@ -104,6 +115,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[
             PageController, AccountController, HealthController, DevMailboxController,
+            NotificationController,
+            CaseController, ClaimController, EvidenceController, CompanyDirectoryController, MySpaceController,
+            StaffController, CompanyJoinController, InvitationController, CaseInvitationController,
+            ReviewController, MediationController, MediatorController,
             create_static_files_router(path="/static", directories=[STATIC_DIR], name="static",
                                        send_as_attachment=False, include_in_schema=False,
                                        cache_control=CacheControlHeader(max_age=365 * 24 * 3600, public=True,

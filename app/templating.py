@@ -55,6 +55,7 @@ def _make_environment() -> Environment:
     env.globals["languages"] = i18n.LANGUAGES
     # Form macros as globals, so a block rendered on its own (an HTMX fragment) has them too.
     env.globals["field"] = env.get_template("_forms.html").module.field  # type: ignore[attr-defined]
+    env.globals["textarea"] = env.get_template("_forms.html").module.textarea  # type: ignore[attr-defined]
     return env
 
 

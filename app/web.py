@@ -13,6 +13,7 @@ from litestar.utils.scope.state import ScopeState
 from markupsafe import Markup, escape
 
 from app import i18n
+from app.actions.notifications import unread_count
 from app.auth import cached_user, current_user
 from app.templating import environment
 
@@ -32,8 +33,12 @@ def wants_fragment(request: Request[Any, Any, Any]) -> bool:
 
 
 async def base_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    await current_user(request)
-    return plain_context(request)
+    """plain_context, plus the unread count of the header's badge (one indexed count) for a logged-in user."""
+    user = await current_user(request)
+    context = plain_context(request)
+    if user is not None:
+        context["unread_notifications"] = await unread_count(user.id)
+    return context
 
 
 def plain_context(request: Request[Any, Any, Any]) -> dict[str, Any]:

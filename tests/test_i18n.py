@@ -17,15 +17,15 @@ PLACEHOLDER = re.compile(r"%\(\w+\)s")
 
 def test_french_catalog_translates_every_extracted_string(tmp_path: Path) -> None:
     pot = tmp_path / "messages.pot"
-    subprocess.run([sys.executable, "-m", "babel.messages.frontend", "extract", "-k", "N_", "-F", "babel.cfg", "-o", str(pot),
-                    "--no-location", "app"], cwd=ROOT, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "babel.messages.frontend", "extract", "-k", "N_", "-F", "babel.cfg",
+                    "-o", str(pot), "--no-location", "app"], cwd=ROOT, check=True, capture_output=True)
     with pot.open("rb") as handle:
         extracted = {message.id for message in read_po(handle) if message.id}
     with (CATALOG_DIR / "fr" / "LC_MESSAGES" / "messages.po").open("rb") as handle:
         catalog = read_po(handle)
     translated = {message.id: message.string for message in catalog if message.id and message.string}
     assert len(extracted) > 100
-    missing = sorted(msgid for msgid in extracted if msgid not in translated)
+    missing = sorted((msgid for msgid in extracted if msgid not in translated), key=str)
     assert missing == [], "run `make messages` and translate these in fr/messages.po"
     for msgid, french in translated.items():
         assert set(PLACEHOLDER.findall(msgid if isinstance(msgid, str) else msgid[0])) == set(

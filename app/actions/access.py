@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from litestar.exceptions import NotFoundException
 
 from app.domain.lifecycle import CaseStatus, ClaimStatus
-from app.tables import Case, Claim, CompanyMember, Evidence, MediatorAssignment, Role, User
+from app.tables import Case, Claim, CompanyMember, Evidence, MediatorAssignment, Notification, Role, User
 
 # A case is listed and searchable (to join it) while it gathers claims or runs.
 PUBLIC_CASE_STATES = frozenset({CaseStatus.open, CaseStatus.invited, CaseStatus.accepted, CaseStatus.in_mediation})
@@ -90,6 +90,15 @@ async def case_for_viewer(user: User, case_id: int) -> CaseAccess:
     raise NotFoundException()
 
 
+async def case_for_party(user: User, case_id: int) -> CaseAccess:
+    """The mediation side of a case (its invitation, mediator, objections, start): staff, the current
+    mediator, the company's representatives and consumers with a claim in it; 404 for anyone else."""
+    access = await case_access(user, case_id)
+    if access.is_staff or access.is_mediator or access.is_company or access.is_consumer_party:
+        return access
+    raise NotFoundException()
+
+
 async def claim_for_viewer(user: User, claim_id: int) -> tuple[CaseAccess, Claim]:
     claim = await Claim.objects().where(Claim.id == claim_id).first()
     if claim is None:
@@ -106,3 +115,12 @@ async def evidence_for_viewer(user: User, evidence_id: int) -> tuple[CaseAccess,
         raise NotFoundException()
     access, claim = await claim_for_viewer(user, evidence.claim)
     return access, claim, evidence
+
+
+async def notification_for_viewer(user: User, notification_id: int) -> Notification:
+    """One's own notification; anyone else's is 404, like one that does not exist."""
+    notification = await Notification.objects().where(
+        Notification.id == notification_id, Notification.user == user.id).first()
+    if notification is None:
+        raise NotFoundException()
+    return notification

@@ -1,0 +1,84 @@
+"""Company representatives: joining a company through a staff invitation link, and one's own companies."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath
+
+from app import i18n
+from app.actions.accounts import SignupForm
+from app.actions.companies import (
+    check_company_invite,
+    companies_of,
+    company_cases,
+    do_join_company,
+    do_signup_representative,
+)
+from app.actions.mediation import PAGE_HELPERS
+from app.auth import current_user, requires_role, start_session
+from app.domain.accounts import FormErrors
+from app.forms import FormData, read_form
+from app.routes.mediators import REFUSALS
+from app.tables import Role
+from app.web import page, redirect
+
+
+def signup_form(form: FormData) -> SignupForm:
+    return SignupForm(email=form.text("email"), display_name=form.text("display_name"),
+                      password=form.text("password"), password_confirm=form.text("password_confirm"))
+
+
+def signup_values(form: FormData) -> dict[str, str]:
+    return {"email": form.text("email")[:254], "display_name": form.text("display_name")[:80]}
+
+
+class CompanyJoinController(Controller):
+    path = "/companies"
+    exception_handlers = REFUSALS  # type: ignore[assignment]
+
+    @get("/join/{token:str}", name="show_company_join")
+    async def show_company_join(self, request: Request[Any, Any, Any], token: FromPath[str]) -> Response[str]:
+        live = await check_company_invite(token)
+        if live is None:
+            return await page(request, "companies/join_invalid.html", status_code=400)
+        return await page(request, "companies/join.html", live=live, token=token,
+                          login_next=quote(f"/companies/join/{token}", safe=""),
+                          signup_errors=FormErrors(), signup_values={"email": live.invite.email})
+
+    @post("/join/{token:str}", name="join_company")
+    async def join_company(self, request: Request[Any, Any, Any], token: FromPath[str]) -> Response[Any]:
+        user = await current_user(request)
+        if user is None:
+            return redirect(request, "/login?next=" + quote(f"/companies/join/{token}", safe=""))
+        company = await do_join_company(user, token)
+        return redirect(request, f"/companies/{company.id}")
+
+    @post("/join/{token:str}/signup", name="create_company_join_signup")
+    async def create_company_join_signup(self, request: Request[Any, Any, Any], token: FromPath[str]
+                                         ) -> Response[Any]:
+        live = await check_company_invite(token)
+        if live is None:
+            return await page(request, "companies/join_invalid.html", status_code=400)
+        form = await read_form(request)
+        outcome = await do_signup_representative(signup_form(form), invite_email=live.invite.email,
+                                                 language=i18n.current_language())
+        if outcome.errors:
+            return await page(request, "companies/join.html", block="signup_form", status_code=422, live=live,
+                              token=token, login_next=quote(f"/companies/join/{token}", safe=""),
+                              signup_errors=outcome.errors, signup_values=signup_values(form))
+        if outcome.user is not None:
+            start_session(request, outcome.user)
+            company = await do_join_company(outcome.user, token)
+            return redirect(request, f"/companies/{company.id}")
+        return await page(request, "companies/signup_sent.html", back=f"/companies/join/{token}")
+
+    @get("/mine", name="list_my_companies", guards=[requires_role(Role.company)])
+    async def list_my_companies(self, request: Request[Any, Any, Any]) -> Response[str]:
+        user = await current_user(request)
+        assert user is not None  # guarded
+        companies = await companies_of(user)
+        cases = {company.id: await company_cases(company.id) for company in companies[:20]}
+        return await page(request, "companies/mine.html", companies=companies, cases=cases, **PAGE_HELPERS)

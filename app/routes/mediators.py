@@ -1,0 +1,105 @@
+"""The mediator and the start: the mediation panel of a case, the independence declaration, objections,
+the start of the mediation, and a mediator's own list of cases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, MediaType, Request, Response, get, post
+
+from app.actions.access import case_for_party
+from app.actions.mediation import PAGE_HELPERS, ActionRefused, do_start_mediation, mediation_panel
+from app.actions.mediators import (
+    declaration_access,
+    do_declare,
+    do_object,
+    independence_statement,
+    my_mediations,
+)
+from app.auth import current_user, requires_login, requires_role
+from app.domain.accounts import FormErrors
+from app.forms import read_form
+from app.tables import Role, User
+from app.templating import environment
+from app.web import RowId, page, plain_context, redirect, render_block, wants_fragment
+
+
+def render_refusal(request: Request[Any, Any, Any], error: ActionRefused) -> Response[str]:
+    """An action that is not possible now: its reason, with the status it deserves (sync: an exception handler)."""
+    context = plain_context(request) | {"message": error.message, "status_code": error.status_code} | PAGE_HELPERS
+    if wants_fragment(request):
+        html = render_block("mediation/refused.html", "refusal", context)
+    else:
+        html = environment.get_template("mediation/refused.html").render(context)
+    return Response(html, media_type=MediaType.HTML, status_code=error.status_code,
+                    headers={"Cache-Control": "no-store"})
+
+
+REFUSALS = {ActionRefused: render_refusal}
+
+
+async def _user(request: Request[Any, Any, Any]) -> User:
+    user = await current_user(request)
+    assert user is not None  # guarded
+    return user
+
+
+class MediationController(Controller):
+    """The mediation side of a case page; only its parties, its mediator and staff (404 for anyone else)."""
+
+    path = "/cases"
+    guards = [requires_login]
+    exception_handlers = REFUSALS  # type: ignore[assignment]
+
+    @get("/{case_id:int}/mediation", name="show_mediation")
+    async def show_mediation(self, request: Request[Any, Any, Any], case_id: RowId) -> Response[str]:
+        access = await case_for_party(await _user(request), case_id)
+        return await page(request, "mediation/show.html", block="mediation_panel", **await mediation_panel(access),
+                          **PAGE_HELPERS)
+
+    @get("/{case_id:int}/mediator/declaration", name="edit_declaration")
+    async def edit_declaration(self, request: Request[Any, Any, Any], case_id: RowId) -> Response[str]:
+        access, assignment = await declaration_access(await _user(request), case_id)
+        return await page(request, "mediators/declaration.html", case=access.case, assignment=assignment,
+                          statement=independence_statement(), errors=FormErrors(), values={}, **PAGE_HELPERS)
+
+    @post("/{case_id:int}/mediator/declaration", name="create_declaration")
+    async def create_declaration(self, request: Request[Any, Any, Any], case_id: RowId) -> Response[Any]:
+        user = await _user(request)
+        form = await read_form(request)
+        errors = await do_declare(user, case_id, form.text("statement") == "yes", form.text("conflicts"))
+        if errors:
+            access, assignment = await declaration_access(user, case_id)
+            return await page(request, "mediators/declaration.html", block="declaration_form", status_code=422,
+                              case=access.case, assignment=assignment, statement=independence_statement(),
+                              errors=errors, values={"conflicts": form.text("conflicts")[:2000]}, **PAGE_HELPERS)
+        return redirect(request, f"/cases/{case_id}/mediation?declared=1")
+
+    @post("/{case_id:int}/mediator/objections", name="create_objection")
+    async def create_objection(self, request: Request[Any, Any, Any], case_id: RowId) -> Response[Any]:
+        user = await _user(request)
+        form = await read_form(request)
+        errors = await do_object(user, case_id, form.text("reason"))
+        if errors:
+            access = await case_for_party(user, case_id)
+            return await page(request, "mediation/show.html", block="objection_form", status_code=422,
+                              **await mediation_panel(access), objection_errors=errors,
+                              objection_reason=form.text("reason")[:2000], **PAGE_HELPERS)
+        return redirect(request, f"/cases/{case_id}/mediation?objected=1")
+
+    @post("/{case_id:int}/start", name="start_mediation")
+    async def start_mediation(self, request: Request[Any, Any, Any], case_id: RowId) -> Response[Any]:
+        await do_start_mediation(await _user(request), case_id)
+        return redirect(request, f"/cases/{case_id}/mediation?started=1")
+
+
+class MediatorController(Controller):
+    """A mediator's own cases."""
+
+    path = "/mediators"
+    guards = [requires_role(Role.mediator)]
+
+    @get("/cases", name="list_my_mediations")
+    async def list_my_mediations(self, request: Request[Any, Any, Any]) -> Response[str]:
+        return await page(request, "mediators/cases.html", cases=await my_mediations(await _user(request)),
+                          **PAGE_HELPERS)

@@ -1,0 +1,71 @@
+"""Admissibility review: the claims of a case to review, and one claim's checklist and decision."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import ClientException
+
+from app.actions.mediation import PAGE_HELPERS
+from app.actions.reviews import claim_for_review, claims_of_case, do_review_claim, review_access
+from app.auth import current_user, requires_login
+from app.domain.accounts import FormErrors
+from app.domain.admissibility import TICKED_CRITERIA, criterion_labels
+from app.forms import read_form
+from app.routes.mediators import REFUSALS
+from app.tables import User
+from app.web import RowId, page, redirect
+
+
+async def read_many(request: Request[Any, Any, Any], name: str) -> list[str]:
+    """Every value of a repeated field (checkboxes), each bounded; read_form keeps the first one only."""
+    try:
+        form = await request.form()
+    except (UnicodeDecodeError, ValueError) as error:
+        raise ClientException(detail="malformed form") from error
+    return [value[:64] for key, value in form.multi_items() if key == name and isinstance(value, str)]
+
+
+async def _user(request: Request[Any, Any, Any]) -> User:
+    user = await current_user(request)
+    assert user is not None  # guarded
+    return user
+
+
+def _form_context() -> dict[str, Any]:
+    return {"labels": criterion_labels(), "ticked_criteria": [criterion.value for criterion in TICKED_CRITERIA]}
+
+
+class ReviewController(Controller):
+    """Only the case's mediator, or staff while no mediator is assigned (404 for anyone else)."""
+
+    guards = [requires_login]
+    exception_handlers = REFUSALS  # type: ignore[assignment]
+
+    @get("/cases/{case_id:int}/review", name="list_reviews")
+    async def list_reviews(self, request: Request[Any, Any, Any], case_id: RowId) -> Response[str]:
+        access = await review_access(await _user(request), case_id)
+        return await page(request, "reviews/list.html", case=access.case, claims=await claims_of_case(case_id),
+                          **PAGE_HELPERS)
+
+    @get("/claims/{claim_id:int}/review", name="edit_review")
+    async def edit_review(self, request: Request[Any, Any, Any], claim_id: RowId) -> Response[str]:
+        detail = await claim_for_review(await _user(request), claim_id)
+        return await page(request, "reviews/edit.html", **detail, **_form_context(), errors=FormErrors(),
+                          values={"ticked": [], "decision": "", "reason": ""}, **PAGE_HELPERS)
+
+    @post("/claims/{claim_id:int}/review", name="create_review")
+    async def create_review(self, request: Request[Any, Any, Any], claim_id: RowId) -> Response[Any]:
+        user = await _user(request)
+        form = await read_form(request)
+        ticked = set((await read_many(request, "criteria"))[:20])
+        decision, reason = form.text("decision")[:32], form.text("reason")
+        case_id = (await claim_for_review(user, claim_id))["case"].id
+        errors = await do_review_claim(user, claim_id, ticked, decision, reason)
+        if errors:
+            return await page(request, "reviews/edit.html", block="review_form", status_code=422,
+                              **await claim_for_review(user, claim_id), **_form_context(), errors=errors,
+                              values={"ticked": sorted(ticked), "decision": decision, "reason": reason[:2000]},
+                              **PAGE_HELPERS)
+        return redirect(request, f"/cases/{case_id}/review?reviewed={claim_id}")

@@ -1,0 +1,43 @@
+"""The consumer's personal space: my cases (with what to do now), my claims, my documents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get
+
+from app.actions.space import my_claims, my_documents
+from app.auth import current_user, requires_role
+from app.routes.cases import VIEW_HELPERS
+from app.tables import Role, User
+from app.web import page, redirect
+
+
+async def _user(request: Request[Any, Any, Any]) -> User:
+    user = await current_user(request)
+    assert user is not None  # guarded
+    return user
+
+
+class MySpaceController(Controller):
+    path = "/my"
+    guards = [requires_role(Role.consumer)]
+
+    @get("/", name="show_my_space")
+    async def show_my_space(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        return redirect(request, "/my/cases")
+
+    @get("/cases", name="list_my_cases")
+    async def list_my_cases(self, request: Request[Any, Any, Any]) -> Response[str]:
+        claims = await my_claims(await _user(request))
+        return await page(request, "space/cases.html", claims=claims, tab="cases", **VIEW_HELPERS)
+
+    @get("/claims", name="list_my_claims")
+    async def list_my_claims(self, request: Request[Any, Any, Any]) -> Response[str]:
+        claims = await my_claims(await _user(request))
+        return await page(request, "space/claims.html", claims=claims, tab="claims", **VIEW_HELPERS)
+
+    @get("/documents", name="list_my_documents")
+    async def list_my_documents(self, request: Request[Any, Any, Any]) -> Response[str]:
+        documents = await my_documents(await _user(request))
+        return await page(request, "space/documents.html", documents=documents, tab="documents", **VIEW_HELPERS)
