@@ -44,6 +44,46 @@ async def seed_demo() -> list[tuple[str, str, str]]:
     return DEMO_ACCOUNTS
 
 
+DEMO_CASE_TITLE = "Vols annulés en juillet : billets jamais remboursés"
+
+
+async def seed_demo_case() -> None:
+    """A case to explore: Camille opened it against Voyages Horizon, Karim joined; Sophie represents the
+    (verified) company. It stays open, so staff can invite the company and the journey goes on from there."""
+    from datetime import UTC, date, datetime, timedelta
+
+    from app.actions.cases import OpenCaseForm, do_open_case
+    from app.actions.claims import ClaimForm, do_file_claim
+    from app.tables import Case, Company, CompanyMember, User
+
+    if await Case.exists().where(Case.title == DEMO_CASE_TITLE):
+        return
+    camille, karim, sophie = [await User.objects().where(User.email == email).first()
+                              for email in (DEMO_ACCOUNTS[0][0], DEMO_ACCOUNTS[1][0], DEMO_ACCOUNTS[3][0])]
+    incident = (date.today() - timedelta(days=120)).isoformat()
+    complaint = (date.today() - timedelta(days=90)).isoformat()
+    opened = await do_open_case(camille, OpenCaseForm(
+        company_name="Voyages Horizon", company_website="https://voyages-horizon.example",
+        company_contact_email=DEMO_ACCOUNTS[3][0], title=DEMO_CASE_TITLE,
+        problem="Nos vols de juillet ont été annulés par Voyages Horizon. Malgré nos demandes écrites, "
+                "aucun remboursement ni avoir n'a été proposé depuis plusieurs mois.",
+        category="travel", demand="Le remboursement intégral des billets et l'indemnisation prévue par le "
+                                  "règlement européen sur les droits des passagers.",
+        facts="Vol Paris – Lisbonne du 14 juillet annulé la veille ; réclamation écrite restée sans réponse.",
+        amount="640", incident_date=incident, complaint_date=complaint, confirm_new=True,
+    ))
+    if opened.errors or opened.case_id is None:
+        raise SystemExit(f"demo case: {opened.errors.fields}")
+    joined = await do_file_claim(karim, opened.case_id, ClaimForm(
+        facts="Vol Lyon – Porto du 21 juillet annulé ; trois billets payés, aucun remboursement.",
+        amount="1 249,90", incident_date=incident, complaint_date=complaint))
+    if joined.errors:
+        raise SystemExit(f"demo claim: {joined.errors.fields}")
+    case = await Case.objects().where(Case.id == opened.case_id).first()
+    await Company.update({Company.verified_at: datetime.now(UTC)}).where(Company.id == case.company)
+    await CompanyMember.insert(CompanyMember(company=case.company, user=sophie.id))
+
+
 def print_demo_accounts() -> None:
     print(f"\nDemo accounts (password for all: {DEMO_PASSWORD}):")
     for email, name, role in DEMO_ACCOUNTS:
@@ -96,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(migrate())
     if args.command in {"seed-demo", "run"}:
         asyncio.run(seed_demo())
+        asyncio.run(seed_demo_case())
         print_demo_accounts()
     if args.command in {"serve", "run"}:
         serve()

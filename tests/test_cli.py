@@ -53,3 +53,16 @@ async def test_demo_seed_is_idempotent_and_covers_every_role() -> None:
     assert sum(1 for *_, role in DEMO_ACCOUNTS if role == "consumer") == 3
     camille = await User.objects().where(User.email == DEMO_ACCOUNTS[0][0]).first()
     assert camille is not None and await verify_password(camille.password_hash, DEMO_PASSWORD)
+
+
+async def test_demo_case_is_seeded_once_with_two_claims_and_a_representative() -> None:
+    from app.cli import DEMO_CASE_TITLE, seed_demo_case
+    from app.tables import Case, Claim, CompanyMember
+
+    await seed_demo()
+    await seed_demo_case()
+    await seed_demo_case()
+    cases = await Case.objects().where(Case.title == DEMO_CASE_TITLE)
+    assert len(cases) == 1 and cases[0].status == "open"
+    assert await Claim.count().where(Claim.case == cases[0].id) == 2
+    assert await CompanyMember.count().where(CompanyMember.company == cases[0].company) == 1
