@@ -16,9 +16,20 @@ from app.tables.cases import (
 )
 from app.tables.mail import MailStatus, OutboxMail
 from app.tables.notifications import Notification, Reminder
+from app.tables.room import (
+    CharterAcceptance,
+    Message,
+    MessageAttachment,
+    MessageReport,
+    Mute,
+    Pseudonym,
+    Space,
+    SpaceRead,
+)
 
 __all__ = [
     "AccountToken", "AuditEvent", "Case", "CaseInvitation", "Claim", "ClaimReview", "Company", "CompanyInvite",
     "CompanyMember", "Evidence", "MailStatus", "MediatorAssignment", "MediatorObjection", "Notification",
     "OutboxMail", "Reminder", "Role", "TokenPurpose", "User",
+    "CharterAcceptance", "Message", "MessageAttachment", "MessageReport", "Mute", "Pseudonym", "Space", "SpaceRead",
 ]
