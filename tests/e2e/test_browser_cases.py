@@ -103,7 +103,9 @@ def test_two_consumers_gather_in_one_case(new_context: Callable[..., BrowserCont
     problems_b = watch_problems(bruno)
     bruno.get_by_role("navigation").get_by_role("link", name="Cases").click()
     search = bruno.get_by_label("Company or words describing the problem")
-    search.fill(f"REMBOURSE billet annule {tag}")
+    # Typed key by key, as a person does: a fill() landing before htmx has wired the freshly swapped page
+    # would fire its one input event unheard.
+    search.press_sequentially(f"REMBOURSE billet annule {tag}", delay=15)
     if not javascript:
         bruno.get_by_role("button", name="Search").click()
     results = bruno.locator("#case-results")
