@@ -310,6 +310,12 @@ def like_pattern(text: str) -> str:
     return f"%{cleaned}%"
 
 
+def contains_ignoring_case(column: Any, text: str) -> Any:
+    """ILIKE on PostgreSQL; SQLite's LIKE already ignores case (ASCII) and has no ILIKE."""
+    pattern = like_pattern(text)
+    return column.ilike(pattern) if Case._meta.db.engine_type == "postgres" else column.like(pattern)
+
+
 async def back_office_summary(limit: int = 10) -> dict[str, Any]:
     """The staff home: what waits for staff, with counts."""
     to_verify = Company.objects().where(Company.verified_at.is_null())
@@ -343,9 +349,9 @@ async def case_overview(*, status: str, company: str, text: str, before: int | N
     if status in {state.value for state in CaseStatus}:
         query = query.where(Case.status == status)
     if company:
-        query = query.where(Case.company.name.ilike(like_pattern(company)))
+        query = query.where(contains_ignoring_case(Case.company.name, company))
     if text:
-        query = query.where(Case.title.ilike(like_pattern(text)))
+        query = query.where(contains_ignoring_case(Case.title, text))
     if before:
         query = query.where(Case.id < before)
     cases = await query

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.exceptions import NotFoundException
-from litestar.params import Parameter
+from litestar.params import FromQuery, Parameter
 from litestar.response import File
 
 from app.actions.access import PUBLIC_CASE_STATES, case_for_viewer, claim_for_viewer, evidence_for_viewer
@@ -199,8 +199,8 @@ class ClaimController(Controller):
         return redirect(request, f"/claims/{result.claim_id}?new=1")
 
     @get("/claims/{claim_id:int}", name="show_claim")
-    async def show_claim(self, request: Request[Any, Any, Any], claim_id: RowId, new: bool = False,
-                         saved: bool = False, uploaded: bool = False) -> Response[str]:
+    async def show_claim(self, request: Request[Any, Any, Any], claim_id: RowId, new: FromQuery[bool] = False,
+                         saved: FromQuery[bool] = False, uploaded: FromQuery[bool] = False) -> Response[str]:
         user = await _user(request)
         access, claim = await claim_for_viewer(user, claim_id)
         return await page(request, "claims/show.html", **await self._claim_context(user, access.case, claim),
