@@ -18,7 +18,7 @@ class DatabasePool(Middleware):
 
         db = engine()
         if hasattr(db, "start_connection_pool") and get_settings().uses_postgres:
-            get_event_loop_thread().run_coroutine(db.start_connection_pool(max_size=4))  # type: ignore[union-attr]
+            get_event_loop_thread().run_coroutine(db.start_connection_pool(min_size=1, max_size=4))  # type: ignore[union-attr]
 
     def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         from app.db import engine

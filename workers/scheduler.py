@@ -57,7 +57,7 @@ def main() -> None:
     async def run() -> None:
         db = engine()
         if hasattr(db, "start_connection_pool"):
-            await db.start_connection_pool(max_size=2)
+            await db.start_connection_pool(min_size=1, max_size=2)
         await run_forever()
 
     asyncio.run(run())
