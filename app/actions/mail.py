@@ -42,6 +42,8 @@ async def do_deliver_mail(mail_id: int) -> str:
     Returns what happened: "sent", "skipped" (not ours to send now), or raises to let the actor retry.
     """
     settings = get_settings()
+    if not settings.smtp_url:  # a process without SMTP (e.g. embedded) never spends an attempt on a mail
+        return "skipped"
     now = datetime.now(UTC)
     claimed = await OutboxMail.update(
         {OutboxMail.status: MailStatus.sending.value, OutboxMail.claimed_until: now + timedelta(seconds=CLAIM_SECONDS),

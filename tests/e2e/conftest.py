@@ -103,8 +103,10 @@ def live_server(request: pytest.FixtureRequest, database: None) -> Iterator[str]
     """
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
+    # Its own Redis prefix: its embedded worker must not consume the jobs other tests enqueue (and test
+    # themselves) on the test process's broker.
     env = {**os.environ, "EMBEDDED_WORKER": "1", "BASE_URL": base_url, "LOGIN_RATE_PER_MINUTE": "1000",
-           "PYTHONUNBUFFERED": "1"}
+           "PYTHONUNBUFFERED": "1", "REDIS_PREFIX": os.environ["REDIS_PREFIX"] + "-live"}
     log_file = tempfile.NamedTemporaryFile(prefix="clf-live-server-", suffix=".log", delete=False)
     command = [sys.executable, "-m", "uvicorn", "app.asgi:create_app", "--factory", "--host", "127.0.0.1",
                "--port", str(port), "--timeout-graceful-shutdown", "5"]
