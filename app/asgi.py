@@ -24,7 +24,7 @@ from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
 from litestar.template.config import TemplateConfig
 
-from app import i18n
+from app import i18n, realtime
 from app.db import engine, prepare_sqlite
 from app.errors import handle_http_exception, handle_unexpected
 from app.routes.accounts import AccountController
@@ -37,8 +37,10 @@ from app.routes.mediators import MediationController, MediatorController
 from app.routes.notifications import NotificationController
 from app.routes.pages import HealthController, PageController
 from app.routes.reviews import ReviewController
+from app.routes.room import RoomController
 from app.routes.space import MySpaceController
 from app.routes.staff import StaffController
+from app.routes.stream import StreamController
 from app.security import RotatingSessionConfig, make_security_headers_hook
 from app.settings import Settings, get_settings
 from app.templating import environment
@@ -51,7 +53,8 @@ logger = logging.getLogger("clf")
 def make_stores(settings: Settings) -> dict[str, Store]:
     """Sessions and rate-limit counters: in Redis when configured (shared by all processes), else local."""
     if settings.redis_url:
-        root = RedisStore.with_client(url=settings.redis_url, namespace=settings.redis_prefix)
+        root = RedisStore(realtime.resilient_redis(settings.redis_url), namespace=settings.redis_prefix,
+                          handle_client_shutdown=True)  # retries a command after a Redis restart
         return {"sessions": root.with_namespace("sessions"), "rate_limit": root.with_namespace("rate_limit")}
     session_dir = settings.var_dir / "sessions"
     session_dir.mkdir(parents=True, exist_ok=True)
@@ -119,6 +122,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             CaseController, ClaimController, EvidenceController, CompanyDirectoryController, MySpaceController,
             StaffController, CompanyJoinController, InvitationController, CaseInvitationController,
             ReviewController, MediationController, MediatorController,
+            RoomController,
+            StreamController,
             create_static_files_router(path="/static", directories=[STATIC_DIR], name="static",
                                        send_as_attachment=False, include_in_schema=False,
                                        cache_control=CacheControlHeader(max_age=365 * 24 * 3600, public=True,
@@ -129,11 +134,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         csrf_config=CSRFConfig(secret=settings.secret_key, cookie_secure=settings.is_https, cookie_httponly=True,
                                cookie_samesite="lax", exclude=["/healthz", "/readyz"]),
         template_config=TemplateConfig(instance=template_engine),
-        plugins=[HTMXPlugin()],
+        plugins=[HTMXPlugin(), realtime.make_channels_plugin(settings)],
         before_request=activate_language,
         before_send=[make_security_headers_hook(settings)],
         exception_handlers={HTTPException: handle_http_exception, Exception: handle_unexpected},
-        compression_config=CompressionConfig(backend="gzip", minimum_size=500, gzip_compress_level=6),
+        # Routes with opt skip_compression (the SSE stream: a gzip state per open stream would cost ~256 KB).
+        compression_config=CompressionConfig(backend="gzip", minimum_size=500, gzip_compress_level=6,
+                                             exclude_opt_key="skip_compression"),
         request_max_body_size=settings.max_body_kb * 1024,
         lifespan=[background_work],
         openapi_config=None,

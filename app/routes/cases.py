@@ -33,6 +33,7 @@ from app.actions.claims import (
 )
 from app.actions.directory import list_companies
 from app.actions.mediation import HELPERS, ActionRefused
+from app.actions.room import room_link
 from app.auth import current_user, requires_login, requires_role
 from app.domain.accounts import FormErrors
 from app.domain.cases import (
@@ -161,7 +162,7 @@ class CaseController(Controller):
                     and case.status in CASE_STATES_OPEN_TO_CLAIMS)
         return await page(request, "cases/show.html", access=access, case=case, company=company,
                           participants=counts.get(case.id, 0), own_claim=access.own_claim, can_join=can_join,
-                          is_listed=case.status in PUBLIC_CASE_STATES, **VIEW_HELPERS)
+                          is_listed=case.status in PUBLIC_CASE_STATES, **await room_link(access), **VIEW_HELPERS)
 
 
 class ClaimController(Controller):

@@ -18,6 +18,7 @@ from app.actions.companies import (
     do_signup_representative,
 )
 from app.actions.mediation import PAGE_HELPERS
+from app.actions.room import unread_by_case
 from app.auth import current_user, requires_role, start_session
 from app.domain.accounts import FormErrors
 from app.forms import FormData, read_form
@@ -81,4 +82,5 @@ class CompanyJoinController(Controller):
         assert user is not None  # guarded
         companies = await companies_of(user)
         cases = {company.id: await company_cases(company.id) for company in companies[:20]}
-        return await page(request, "companies/mine.html", companies=companies, cases=cases, **PAGE_HELPERS)
+        return await page(request, "companies/mine.html", companies=companies, cases=cases,
+                          room_unread=await unread_by_case(user), **PAGE_HELPERS)

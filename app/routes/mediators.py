@@ -16,6 +16,7 @@ from app.actions.mediators import (
     independence_statement,
     my_mediations,
 )
+from app.actions.room import unread_by_case
 from app.auth import current_user, requires_login, requires_role
 from app.domain.accounts import FormErrors
 from app.forms import read_form
@@ -101,5 +102,7 @@ class MediatorController(Controller):
 
     @get("/cases", name="list_my_mediations")
     async def list_my_mediations(self, request: Request[Any, Any, Any]) -> Response[str]:
-        return await page(request, "mediators/cases.html", cases=await my_mediations(await _user(request)),
+        user = await _user(request)
+        return await page(request, "mediators/cases.html", cases=await my_mediations(user),
+                          room_unread=await unread_by_case(user),
                           **PAGE_HELPERS)

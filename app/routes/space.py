@@ -6,6 +6,7 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get
 
+from app.actions.room import unread_by_case
 from app.actions.space import my_claims, my_documents
 from app.auth import current_user, requires_role
 from app.routes.cases import VIEW_HELPERS
@@ -29,8 +30,10 @@ class MySpaceController(Controller):
 
     @get("/cases", name="list_my_cases")
     async def list_my_cases(self, request: Request[Any, Any, Any]) -> Response[str]:
-        claims = await my_claims(await _user(request))
-        return await page(request, "space/cases.html", claims=claims, tab="cases", **VIEW_HELPERS)
+        user = await _user(request)
+        claims = await my_claims(user)
+        return await page(request, "space/cases.html", claims=claims, tab="cases",
+                          room_unread=await unread_by_case(user), **VIEW_HELPERS)
 
     @get("/claims", name="list_my_claims")
     async def list_my_claims(self, request: Request[Any, Any, Any]) -> Response[str]:

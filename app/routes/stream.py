@@ -1,0 +1,439 @@
+"""The live stream of one space (server-sent events), with replay from the database.
+
+A stream first joins its space's hub (which is subscribed to the space's channel), then replays from the
+database what the browser has not seen (`seq > Last-Event-ID`, or `> ?after=` on the first connect), then
+goes live. A wake-up (app/realtime.py) is only a hint: the hub reads `seq > last sent` from the database, so
+a lost wake-up loses nothing, and one connection never sends a seq twice. A browser too far behind gets a
+`reload` event instead of hundreds of messages. A comment line every HEARTBEAT_S keeps the connection open.
+
+Per process and space, one `Hub` serves all streams: one subscription, one database read per wake-up, each
+message rendered once per *perspective* — what the fragment depends on: the viewer's side (mediator, company,
+admitted consumer), whether the viewer wrote it, whether it is hidden, and the language — and handed to
+every stream's mailbox, ready to send. The fragment always comes from app.actions.room.messages_after for a
+viewer of that perspective (tests/server/test_stream.py checks the fragments against it for every side).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get
+from litestar.channels import ChannelsPlugin
+from litestar.params import Parameter
+from litestar.response import Stream
+from litestar.response.sse import ServerSentEventMessage
+
+from app import i18n, realtime
+from app.actions import room
+from app.auth import current_user, requires_login
+from app.tables import Message, Space, User
+from app.templating import environment
+from app.web import RowId
+
+logger = logging.getLogger("clf.stream")
+
+HEARTBEAT_S = 15.0
+"""A comment line this often keeps proxies from closing an idle stream, and lets the server notice a gone client."""
+MEMBERSHIP_CHECK_S = 60.0
+"""How often an open stream checks again that its reader may still read the space (and is still logged in)."""
+REPLAY_LIMIT = 200
+"""More messages than this to catch up on: the browser is told to reload the page instead."""
+RETRY_MS = 1000
+"""How long a browser waits before reconnecting a dropped stream."""
+EVENT_TTL_S = 30.0
+"""How long a rendered message is kept for other streams of the same perspective."""
+MAX_SEQ = 2**31 - 1
+
+PING = ServerSentEventMessage(comment="ping", data=None).encode()
+RELOAD = ServerSentEventMessage(event="reload", data="reload").encode()
+OPENING = ServerSentEventMessage(comment="open", data=None, retry=RETRY_MS).encode()
+
+
+def resume_point(last_event_id: str | None, after: int | None) -> int | None:
+    """Where a stream starts: the browser's Last-Event-ID (its own reconnect) wins over the page's ?after=."""
+    if last_event_id is not None:
+        raw = last_event_id.strip()
+        if raw.isascii() and raw.isdigit() and len(raw) <= 10 and int(raw) <= MAX_SEQ:
+            return int(raw)
+    return after
+
+
+def encode_message(html: str, seq: int) -> bytes:
+    """`event: message`, `id: <seq>`, and the fragment as data lines (one per line of HTML)."""
+    return ServerSentEventMessage(data=html, event="message", id=seq).encode()
+
+
+@dataclass(frozen=True)
+class Row:
+    seq: int
+    author: int
+    hidden: bool
+
+
+@dataclass
+class _Shared:
+    """A read or a rendering that several streams wait for; `started` says how fresh its result is."""
+
+    started: float
+    task: asyncio.Future[Any]
+
+
+class Fanout:
+    """Per process: shared database reads of new messages, and one rendering per perspective."""
+
+    def __init__(self) -> None:
+        self._reads: dict[tuple[int, int], _Shared] = {}
+        self._renders: dict[tuple[Any, ...], _Shared] = {}
+        self._events: dict[tuple[Any, ...], tuple[float, bytes]] = {}
+        self._next_sweep = time.monotonic() + EVENT_TTL_S
+
+    def _share(self, table: dict[Any, _Shared], key: Any, fresh_since: float,
+               make: Callable[[], Coroutine[Any, Any, Any]]) -> asyncio.Future[Any]:
+        """The running or finished task for `key` if it started at or after `fresh_since`, else a new one."""
+        shared = table.get(key)
+        failed = shared is not None and shared.task.done() and (shared.task.cancelled() or shared.task.exception())
+        if shared is None or shared.started < fresh_since or failed:
+            shared = _Shared(started=time.monotonic(), task=asyncio.ensure_future(make()))
+            table[key] = shared
+        self._sweep()
+        return shared.task
+
+    def _sweep(self) -> None:
+        now = time.monotonic()
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + EVENT_TTL_S
+        old = now - EVENT_TTL_S
+        for table in (self._reads, self._renders):
+            for key in [key for key, shared in table.items() if shared.started < old and shared.task.done()]:
+                del table[key]
+        for key in [key for key, (at, _) in self._events.items() if at < old]:
+            del self._events[key]
+
+    async def rows_after(self, space_id: int, after_seq: int, fresh_since: float) -> list[Row]:
+        """seq, author and hidden state of the messages after `after_seq` (at most REPLAY_LIMIT + 1), read at or
+        after `fresh_since`."""
+        async def read() -> list[Row]:
+            rows = await Message.select(Message.seq, Message.author, Message.hidden_at).where(
+                Message.space == space_id, Message.seq > after_seq).order_by(Message.seq).limit(REPLAY_LIMIT + 1)
+            return [Row(row["seq"], row["author"], row["hidden_at"] is not None) for row in rows]
+
+        task = self._share(self._reads, (space_id, after_seq), fresh_since, read)
+        return await (task if task.done() else asyncio.shield(task))  # type: ignore[no-any-return]
+
+    async def events(self, stream: LiveStream, rows: list[Row], fresh_since: float) -> list[tuple[int, bytes]]:
+        """The encoded events of `rows` for this stream's viewer, rendered once per perspective."""
+        perspective = stream.perspective
+        viewer = stream.user.id
+        found: list[tuple[int, bytes]] = []
+        for row in rows:
+            cached = self._events.get((stream.space_id, row.seq, perspective, row.author == viewer, row.hidden))
+            if cached is None:
+                break
+            found.append((row.seq, cached[1]))
+        else:
+            return found
+        after_seq, up_to = rows[0].seq - 1, rows[-1].seq
+        mine = tuple(row.seq for row in rows if row.author == viewer)
+        space, user = stream.space, stream.user
+
+        async def render() -> list[tuple[int, bytes]]:
+            views = await room.messages_after(space, user, after_seq, REPLAY_LIMIT + 1)
+            template = environment.get_template("room/_message.html")
+            now = time.monotonic()
+            rendered = []
+            for view in views:
+                if view.seq > up_to:  # newer than the rows asked for: the next wake-up brings it
+                    break
+                event = encode_message(template.render(message=view, viewer=user), view.seq)
+                self._events[(space.id, view.seq, perspective, view.mine, view.hidden)] = (now, event)
+                rendered.append((view.seq, event))
+            return rendered
+
+        key = (stream.space_id, after_seq, up_to, perspective, mine)
+        task = self._share(self._renders, key, fresh_since, render)
+        return await (task if task.done() else asyncio.shield(task))  # type: ignore[no-any-return]
+
+
+fanout = Fanout()
+
+
+class Mailbox:
+    """What the hub has for one stream, ready to send; bounded (a reader that does not read gets "reload")."""
+
+    __slots__ = ("chunks", "size", "waiter", "closed")
+    LIMIT = REPLAY_LIMIT
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.waiter: asyncio.Future[None] | None = None
+        self.closed = False
+
+    def put(self, chunk: bytes, messages: int = 0) -> None:
+        self.size += messages
+        if self.size > self.LIMIT:  # the stream is not keeping up: drop it all, the browser reloads
+            self.chunks = [RELOAD]
+            self.closed = True
+        else:
+            self.chunks.append(chunk)
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    def close(self) -> None:
+        self.closed = True
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    async def take(self) -> list[bytes]:
+        while not self.chunks and not self.closed:
+            self.waiter = asyncio.get_running_loop().create_future()
+            await self.waiter
+        chunks, self.chunks, self.size = self.chunks, [], 0
+        return chunks
+
+
+class Hub:
+    """The live streams of one space in this process: one subscription, one pump."""
+
+    def __init__(self, hubs: dict[int, Hub], channels: ChannelsPlugin, space_id: int) -> None:
+        self.hubs = hubs
+        self.channels = channels
+        self.space_id = space_id
+        self.streams: set[LiveStream] = set()
+        self.latest = 0  # the highest seq known to be committed
+        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.subscriber: realtime.WakeupSubscriber | None = None
+        self.pump: asyncio.Task[None] = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        try:
+            self.subscriber = await self.channels.subscribe(realtime.channel_for(self.space_id))  # type: ignore[assignment]
+        except Exception as error:
+            logger.exception("could not subscribe to space %s", self.space_id)
+            self.ready.set_exception(error)
+            return
+        self.ready.set_result(None)
+        subscriber = self.subscriber
+        assert subscriber is not None
+        try:
+            while self.streams:
+                woken = await subscriber.wait(HEARTBEAT_S)
+                if subscriber.closed:  # the server is stopping: every stream ends, browsers come back later
+                    for stream in list(self.streams):
+                        stream.mailbox.close()
+                    return
+                if not woken or subscriber.resync:
+                    # A heartbeat (or a reconnected Redis): a wake-up may have been lost; the counter says.
+                    subscriber.resync = False
+                    for stream in self.streams:
+                        stream.mailbox.put(PING)
+                    row = await Space.select(Space.last_seq).where(Space.id == self.space_id).first()
+                    if row is None:  # the space is gone
+                        for stream in list(self.streams):
+                            stream.mailbox.put(RELOAD)
+                            stream.mailbox.close()
+                        return
+                    self.latest = max(self.latest, int(row["last_seq"]))
+                self.latest = max(self.latest, subscriber.latest_seq)
+                await self._deliver(subscriber.woken_at if woken else time.monotonic())
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("the live hub of space %s failed; its streams end (browsers reconnect)", self.space_id)
+            for stream in list(self.streams):
+                stream.mailbox.close()
+        finally:
+            if self.hubs.get(self.space_id) is self:
+                del self.hubs[self.space_id]
+            with contextlib.suppress(Exception):
+                await self.channels.unsubscribe(subscriber)
+
+    async def _deliver(self, fresh_since: float) -> None:
+        """Hand every live stream what came after its last sent message."""
+        while True:
+            behind = [stream for stream in self.streams if stream.live and stream.last_sent < self.latest]
+            if not behind:
+                return
+            base = min(stream.last_sent for stream in behind)
+            rows = await fanout.rows_after(self.space_id, base, fresh_since)
+            if not rows:
+                return
+            truncated = len(rows) > REPLAY_LIMIT
+            groups: dict[tuple[Any, ...], list[LiveStream]] = {}
+            for stream in behind:
+                pending = [row for row in rows if row.seq > stream.last_sent]
+                if truncated and len(pending) > REPLAY_LIMIT:
+                    stream.mailbox.put(RELOAD)
+                    stream.mailbox.close()
+                    stream.live = False
+                    continue
+                mine = tuple(row.seq for row in pending if row.author == stream.user.id)
+                groups.setdefault((stream.perspective, mine, stream.last_sent), []).append(stream)
+            for members in groups.values():
+                first = members[0]
+                pending = [row for row in rows if row.seq > first.last_sent][:REPLAY_LIMIT]
+                if not pending:
+                    continue
+                events = await fanout.events(first, pending, fresh_since)
+                if not events:
+                    continue
+                chunk = b"".join(event for _, event in events)
+                last = events[-1][0]
+                for stream in members:
+                    if stream.live and stream.last_sent < last:
+                        stream.mailbox.put(chunk, len(events))
+                        stream.last_sent = last
+            fresh_since = time.monotonic()  # a next round (more came meanwhile) reads again
+            if not truncated and rows[-1].seq >= self.latest:
+                return
+            if not any(stream.last_sent > base for stream in behind):  # nothing moved: wait for the next wake-up
+                return
+
+    def leave(self, stream: LiveStream) -> None:
+        self.streams.discard(stream)
+        if not self.streams:
+            self.pump.cancel()
+            if self.hubs.get(self.space_id) is self:
+                del self.hubs[self.space_id]
+
+
+class Hubs:
+    """The hubs of this process, one per space with open streams."""
+
+    def __init__(self) -> None:
+        self.by_space: dict[int, Hub] = {}
+
+    async def join(self, channels: ChannelsPlugin, stream: LiveStream) -> Hub:
+        hub = self.by_space.get(stream.space_id)
+        if hub is None or hub.channels is not channels or hub.pump.done():
+            hub = Hub(self.by_space, channels, stream.space_id)
+            self.by_space[stream.space_id] = hub
+        hub.streams.add(stream)
+        try:
+            await asyncio.shield(hub.ready)  # subscribed: from now on no announced message can be missed
+        except BaseException:
+            hub.leave(stream)
+            raise
+        return hub
+
+
+hubs = Hubs()
+
+
+class StreamController(Controller):
+    path = "/spaces/{space_id:int}/stream"
+    guards = [requires_login]
+
+    @get(name="space_stream", opt={"skip_compression": True}, cache=False)
+    async def stream_space(
+        self, request: Request[Any, Any, Any], space_id: RowId, channels: ChannelsPlugin,
+        after: Annotated[int | None, Parameter(query="after", ge=0, le=MAX_SEQ)] = None,
+    ) -> Stream:
+        """The space's messages as server-sent events: `event: message`, `id: <seq>`, the rendered fragment."""
+        user = await current_user(request)
+        assert user is not None  # requires_login
+        space = await room.space_for_member(user, space_id)  # 404 for non-members, 403 before the charter
+        start = resume_point(request.headers.get("last-event-id"), after)
+        session = request.scope.get("session")
+        version = session.get("ver") if isinstance(session, dict) else None
+        live = LiveStream(channels, space, user, version, start)
+        return Stream(live.events(), media_type="text/event-stream",
+                      headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+class LiveStream:
+    """One open stream: who reads it, the last seq it was given, and its mailbox."""
+
+    __slots__ = ("channels", "space", "space_id", "user", "session_version", "start", "last_sent", "live",
+                 "mailbox", "perspective")
+
+    def __init__(self, channels: ChannelsPlugin, space: room.SpaceView, user: User, session_version: Any,
+                 start: int | None) -> None:
+        self.channels = channels
+        self.space = space
+        self.space_id = space.id
+        self.user = user
+        self.session_version = session_version
+        self.start = start
+        self.last_sent = 0
+        self.live = False  # True once caught up: the hub then hands it every new message
+        self.mailbox = Mailbox()
+        party = space.party
+        self.perspective = (party.is_mediator, party.is_company, party.is_admitted_consumer, i18n.current_language())
+
+    async def events(self) -> AsyncIterator[bytes]:
+        yield OPENING
+        if getattr(self.channels, "closing", False):  # the server is stopping: come back to the next one
+            return
+        hub = await hubs.join(self.channels, self)
+        try:
+            replayed = await self._catch_up(hub)
+            if replayed is None:
+                yield RELOAD
+                return
+            if replayed:
+                yield b"".join(replayed)
+            next_check = time.monotonic() + MEMBERSHIP_CHECK_S * random.uniform(0.8, 1.0)  # noqa: S311
+            while True:
+                chunks = await self.mailbox.take()
+                if chunks:
+                    yield chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                if self.mailbox.closed:
+                    return
+                if time.monotonic() >= next_check:
+                    next_check = time.monotonic() + MEMBERSHIP_CHECK_S
+                    if not await self._still_member():
+                        yield RELOAD
+                        return
+        finally:
+            self.live = False
+            hub.leave(self)
+
+    async def _catch_up(self, hub: Hub) -> list[bytes] | None:
+        """Replay what the browser missed, until nothing announced is left; then the hub takes over.
+
+        None when the browser must reload instead (too far behind, or an id this space never had).
+        """
+        replayed: list[bytes] = []
+        fresh_since = time.monotonic()  # the hub is subscribed: what is committed from now on, it hears of
+        row = await Space.select(Space.last_seq).where(Space.id == self.space_id).first()
+        if row is None:
+            return None
+        last_seq = int(row["last_seq"])
+        hub.latest = max(hub.latest, last_seq)
+        self.last_sent = last_seq if self.start is None else self.start
+        if self.last_sent > last_seq:  # a restored database: start afresh
+            return None
+        while True:
+            rows = await fanout.rows_after(self.space_id, self.last_sent, fresh_since)
+            if len(rows) > REPLAY_LIMIT or len(replayed) + len(rows) > REPLAY_LIMIT:
+                return None
+            if rows:
+                for seq, event in await fanout.events(self, rows, fresh_since):
+                    if seq > self.last_sent:
+                        replayed.append(event)
+                        self.last_sent = seq
+            if hub.latest <= self.last_sent:  # (no await since the check) whatever comes next, the hub brings
+                self.live = True
+                return replayed
+            fresh_since = time.monotonic()
+
+    async def _still_member(self) -> bool:
+        """The reader is still active, logged in with the same credentials, and still a member of the space."""
+        user = await User.objects().where(User.id == self.user.id, User.is_active.eq(True)).first()
+        if user is None or user.session_version != self.session_version:
+            return False
+        try:
+            self.space = await room.space_for_member(user, self.space_id)
+        except Exception:  # 404 or 403: no longer a member, or the case is gone
+            return False
+        self.user = user
+        return True
