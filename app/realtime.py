@@ -1,8 +1,10 @@
 """Live wake-ups for the mediation room: Litestar Channels, in memory or through Redis pub/sub.
 
-A wake-up `{"space": id, "seq": n}` only tells a stream that something new exists in a space; the
-stream then reads the messages from the database (`seq > last sent`). A lost wake-up therefore loses
-nothing: the next one, a heartbeat or a reconnect (Last-Event-ID) catches up.
+A wake-up `{"space": id, "seq": n}` only tells the streams of a space (app/routes/stream.py) that something
+new is committed there; they then read the messages from the database (`seq > last sent`). A lost wake-up
+therefore loses nothing: the next one, a heartbeat's look at the space's counter or a reconnect (Last-Event-ID)
+catches up. announce() in a process without a running app (a script, a separate worker) does nothing: the
+streams then catch up at their next heartbeat.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from app.settings import Settings
 logger = logging.getLogger("clf.realtime")
 
 MAX_BACKLOG = 32
-"""Wake-ups held for one stream; more are dropped (they are hints: the stream reads the database anyway)."""
+"""Wake-ups held for one space's hub; more are dropped (they are hints: the hub reads the database anyway)."""
 RESYNC = b"resync"
 """Payload the Redis backend hands every subscriber after it reconnected: check the database now."""
 
@@ -141,7 +143,7 @@ class ResilientRedisPubSubBackend(RedisChannelsPubSubBackend):
     """
 
     def __init__(self, *, url: str, key_prefix: str) -> None:
-        super().__init__(redis=resilient_redis(url), key_prefix=key_prefix, stream_sleep_no_subscriptions=1000)
+        super().__init__(redis=resilient_redis(url), key_prefix=key_prefix)  # reads wake every 1 s: health checks
         self._wire_prefix = f"{key_prefix}:"
         self._subscribed: set[str] = set()
 

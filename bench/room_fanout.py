@@ -20,6 +20,7 @@ import os
 import re
 import resource
 import secrets
+import shutil
 import signal
 import socket
 import statistics
@@ -67,6 +68,7 @@ def prepare_environment() -> None:
 
 
 def cleanup_environment() -> None:
+    shutil.rmtree(os.environ["VAR_DIR"], ignore_errors=True)
     if _SERVER_DATABASE_URL:
         asyncio.run(_postgres(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)'))
 
@@ -186,7 +188,9 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-        return time.monotonic() - started
+        took = time.monotonic() - started
+        Path(self.log.name).unlink(missing_ok=True)  # kept only when the run fails
+        return took
 
 
 def rss_kb(pid: int) -> int:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
@@ -33,7 +32,9 @@ from litestar.response.sse import ServerSentEventMessage
 from app import i18n, realtime
 from app.actions import room
 from app.auth import current_user, requires_login
-from app.tables import Message, Space, User
+from app.domain.lifecycle import ClaimStatus
+from app.domain.room import Party, may_enter
+from app.tables import Case, CharterAcceptance, Claim, CompanyMember, Message, Role, Space, User
 from app.templating import environment
 from app.web import RowId
 
@@ -42,7 +43,8 @@ logger = logging.getLogger("clf.stream")
 HEARTBEAT_S = 15.0
 """A comment line this often keeps proxies from closing an idle stream, and lets the server notice a gone client."""
 MEMBERSHIP_CHECK_S = 60.0
-"""How often an open stream checks again that its reader may still read the space (and is still logged in)."""
+"""How often the open streams of a space check again that their readers may still read it (and are still logged in
+as they were); checked at a heartbeat, so at most HEARTBEAT_S later."""
 REPLAY_LIMIT = 200
 """More messages than this to catch up on: the browser is told to reload the page instead."""
 RETRY_MS = 1000
@@ -209,6 +211,7 @@ class Hub:
         self.space_id = space_id
         self.streams: set[LiveStream] = set()
         self.latest = 0  # the highest seq known to be committed
+        self.next_check = time.monotonic() + MEMBERSHIP_CHECK_S
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.subscriber: realtime.WakeupSubscriber | None = None
         self.pump: asyncio.Task[None] = asyncio.create_task(self._run())
@@ -244,6 +247,9 @@ class Hub:
                     self.latest = max(self.latest, int(row["last_seq"]))
                 self.latest = max(self.latest, subscriber.latest_seq)
                 await self._deliver(subscriber.woken_at if woken else time.monotonic())
+                if time.monotonic() >= self.next_check:
+                    self.next_check = time.monotonic() + MEMBERSHIP_CHECK_S
+                    await self._check_members()
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -296,6 +302,46 @@ class Hub:
                 return
             if not any(stream.last_sent > base for stream in behind):  # nothing moved: wait for the next wake-up
                 return
+
+    async def _check_members(self) -> None:
+        """End the streams of readers who are no longer members of the space, or no longer logged in as they were.
+
+        One check for all the hub's streams (a handful of queries, however many streams): the same rules as
+        app.actions.room.space_for_member, which decided at connect time — is the case's room open, is the user
+        still active with the same credentials, still the mediator / a company member / a consumer with an
+        admitted claim, allowed in this kind of space, past the charter.
+        """
+        streams = list(self.streams)
+        if not streams:
+            return
+        case = await Case.select(Case.id, Case.status, Case.mediator, Case.company).where(
+            Case.id == streams[0].space.case_id).first()
+        ids = sorted({stream.user.id for stream in streams})
+        users, admitted, members, accepted = {}, set(), set(), set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            for row in await User.select(User.id, User.is_active, User.session_version).where(User.id.is_in(chunk)):
+                users[row["id"]] = row
+            if case is None:
+                continue
+            admitted.update(row["consumer"] for row in await Claim.select(Claim.consumer).where(
+                Claim.case == case["id"], Claim.status == ClaimStatus.admitted.value, Claim.consumer.is_in(chunk)))
+            members.update(row["user"] for row in await CompanyMember.select(CompanyMember.user).where(
+                CompanyMember.company == case["company"], CompanyMember.user.is_in(chunk)))
+            accepted.update(row["user"] for row in await CharterAcceptance.select(CharterAcceptance.user).where(
+                CharterAcceptance.case == case["id"], CharterAcceptance.user.is_in(chunk)))
+        for stream in streams:
+            user, uid, role = users.get(stream.user.id), stream.user.id, stream.user.role
+            party = Party(is_mediator=role == Role.mediator and case is not None and case["mediator"] == uid,
+                          is_company=role == Role.company and uid in members,
+                          is_admitted_consumer=role == Role.consumer and uid in admitted)
+            still = (case is not None and case["status"] in room.ROOM_STATES and user is not None
+                     and user["is_active"] and user["session_version"] == stream.session_version
+                     and may_enter(party, stream.space.kind, stream.space.participant_id, uid) and uid in accepted)
+            if not still:
+                stream.mailbox.put(RELOAD)
+                stream.mailbox.close()
+                stream.live = False
 
     def leave(self, stream: LiveStream) -> None:
         self.streams.discard(stream)
@@ -381,18 +427,12 @@ class LiveStream:
                 return
             if replayed:
                 yield b"".join(replayed)
-            next_check = time.monotonic() + MEMBERSHIP_CHECK_S * random.uniform(0.8, 1.0)  # noqa: S311
             while True:
                 chunks = await self.mailbox.take()
                 if chunks:
                     yield chunks[0] if len(chunks) == 1 else b"".join(chunks)
                 if self.mailbox.closed:
                     return
-                if time.monotonic() >= next_check:
-                    next_check = time.monotonic() + MEMBERSHIP_CHECK_S
-                    if not await self._still_member():
-                        yield RELOAD
-                        return
         finally:
             self.live = False
             hub.leave(self)
@@ -425,15 +465,3 @@ class LiveStream:
                 self.live = True
                 return replayed
             fresh_since = time.monotonic()
-
-    async def _still_member(self) -> bool:
-        """The reader is still active, logged in with the same credentials, and still a member of the space."""
-        user = await User.objects().where(User.id == self.user.id, User.is_active.eq(True)).first()
-        if user is None or user.session_version != self.session_version:
-            return False
-        try:
-            self.space = await room.space_for_member(user, self.space_id)
-        except Exception:  # 404 or 403: no longer a member, or the case is gone
-            return False
-        self.user = user
-        return True

@@ -222,6 +222,31 @@ def test_a_dropped_connection_catches_up_once(enter: Callable[..., Party], room:
         link.close()
 
 
+def test_a_browser_too_far_behind_reloads_the_page(enter: Callable[..., Party], room: dict[str, Any],
+                                                   live_server: str) -> None:
+    # Given Bruno on the plenary, through a link that fails
+    link = Link(int(live_server.rsplit(":", 1)[1]))
+    try:
+        bruno = enter("consumer_b", base_url=f"http://127.0.0.1:{link.port}")
+        open_space(bruno, room["plenary"])
+        loads = len(bruno.navigations)
+        link.cut()
+        # When more messages than a stream replays are written meanwhile
+        done = subprocess.run([sys.executable, "-m", "tests.server.room_world", "post", str(room["plenary"]),
+                               room["people"]["consumer_a"]["email"], "201"], cwd=PROJECT_ROOT, capture_output=True,
+                              text=True, timeout=300, check=False)
+        assert done.returncode == 0, done.stderr
+        link.mend()
+        # Then the stream tells the page to reload, and it does: it shows the latest messages
+        expect(messages_with(bruno, "Rattrapage 200")).to_have_count(1, timeout=30_000)
+        assert len(bruno.navigations) > loads
+        expect(messages_with(bruno, "Rattrapage 100")).to_have_count(0)  # the page shows the latest 50, not all
+        bruno.problems.console_errors[:] = [text for text in bruno.problems.console_errors
+                                            if "/stream" not in text and not text.startswith("[object Event]")]
+    finally:
+        link.close()
+
+
 def test_a_boosted_visit_to_the_room_goes_live(enter: Callable[..., Party], room: dict[str, Any]) -> None:
     # Given Bruno who comes to the room from the case page by its link (htmx boost: no full page load)
     alice, bruno = enter("consumer_a"), enter("consumer_b")

@@ -1,11 +1,13 @@
 """A room to talk in, made straight in the database: for the server tests, and (run as a script) for the browser
-tests, which must not run async code in their own process: `python -m tests.server.room_world` prints it as JSON.
+tests, which must not run async code in their own process: `python -m tests.server.room_world` prints it as JSON;
+`python -m tests.server.room_world post SPACE EMAIL COUNT` posts messages in it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -51,5 +53,20 @@ async def _as_json() -> str:
     })
 
 
+async def _post(space_id: int, email: str, count: int) -> None:
+    """Post `count` messages as the user with this e-mail, through the room's action."""
+    from app.actions.room import do_post_message
+    from app.tables import User
+
+    user = await User.objects().where(User.email == email).first()
+    assert user is not None
+    for number in range(count):
+        result = await do_post_message(user, space_id, f"Rattrapage {number}")
+        assert not result.errors
+
+
 if __name__ == "__main__":
-    print(asyncio.run(_as_json()))
+    if sys.argv[1:2] == ["post"]:  # python -m tests.server.room_world post SPACE EMAIL COUNT
+        asyncio.run(_post(int(sys.argv[2]), sys.argv[3], int(sys.argv[4])))
+    else:
+        print(asyncio.run(_as_json()))

@@ -11,7 +11,7 @@ import pytest
 from app import i18n
 from app.actions.claims import do_withdraw_claim
 from app.actions.room import do_hide_message, do_open_direct, do_post_message, messages_after, space_for_member
-from app.tables import Role
+from app.tables import Role, User
 from app.templating import environment
 from tests.factories_mediation import make_claim
 from tests.fixtures import Account, make_account
@@ -250,6 +250,20 @@ async def test_a_stream_ends_when_its_reader_is_no_longer_a_member(live_room: Li
     assert event.event == "reload"
     await asyncio.wait_for(stream.ended.wait(), 10)
     assert await SSEClient(client, f"/spaces/{live_room.consumers}/stream").open() == 404
+
+
+async def test_a_stream_ends_when_its_reader_logs_out_everywhere(live_room: LiveRoom, start_app, clients) -> None:
+    # Given consumer B reading the plenary
+    app = await start_app(CLF_TEST_HEARTBEAT_S="1", CLF_TEST_MEMBERSHIP_S="2")
+    client = await clients(app, live_room.world.consumer_b)
+    stream = SSEClient(client, f"/spaces/{live_room.plenary}/stream")
+    assert await stream.open() == 200
+    # When their sessions end (a password change elsewhere bumps the session version)
+    await User.update({User.session_version: User.session_version + 1}).where(
+        User.id == live_room.world.consumer_b.user.id)
+    # Then the stream says "reload" and ends
+    assert (await stream.next(within=15)).event == "reload"
+    await asyncio.wait_for(stream.ended.wait(), 10)
 
 
 async def test_the_server_stops_promptly_with_streams_open(live_room: LiveRoom, start_app, clients) -> None:
