@@ -1,6 +1,17 @@
 """Every Piccolo table, re-exported for `table_finder`."""
 
 from app.tables.accounts import AccountToken, Role, TokenPurpose, User
+from app.tables.agreements import (
+    Agreement,
+    Certificate,
+    CollectiveRecord,
+    DeadlineExtension,
+    Decision,
+    Fee,
+    Phase,
+    Proposal,
+    Vote,
+)
 from app.tables.cases import (
     AuditEvent,
     Case,
@@ -31,5 +42,7 @@ __all__ = [
     "AccountToken", "AuditEvent", "Case", "CaseInvitation", "Claim", "ClaimReview", "Company", "CompanyInvite",
     "CompanyMember", "Evidence", "MailStatus", "MediatorAssignment", "MediatorObjection", "Notification",
     "OutboxMail", "Reminder", "Role", "TokenPurpose", "User",
+    "Agreement", "Certificate", "CollectiveRecord", "DeadlineExtension", "Decision", "Fee", "Phase", "Proposal",
+    "Vote",
     "CharterAcceptance", "Message", "MessageAttachment", "MessageReport", "Mute", "Pseudonym", "Space", "SpaceRead",
 ]

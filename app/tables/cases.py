@@ -64,6 +64,8 @@ class Case(Table, tablename="dispute_case"):
     mediator = ForeignKey(references=User, null=True)
     started_at = Timestamptz(null=True, default=None)
     ends_at = Timestamptz(null=True, default=None)  # the 90-day limit (R612-5), extensions included
+    closed_at = Timestamptz(null=True, default=None)
+    outcome = Varchar(length=16, default="")  # when closed: agreement, no_agreement, expired
 
 
 class Claim(Table):
