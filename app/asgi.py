@@ -28,19 +28,23 @@ from app import i18n, realtime
 from app.db import engine, prepare_sqlite
 from app.errors import handle_http_exception, handle_unexpected
 from app.routes.accounts import AccountController
+from app.routes.agreements import AgreementController, CaseAgreementsController, CertificateController
 from app.routes.cases import CaseController, ClaimController, EvidenceController
 from app.routes.companies import CompanyJoinController
 from app.routes.dev import DevMailboxController
 from app.routes.directory import CompanyDirectoryController
+from app.routes.escalation import EscalationController, StaffEscalationController
 from app.routes.invitations import CaseInvitationController, InvitationController
 from app.routes.mediators import MediationController, MediatorController
 from app.routes.notifications import NotificationController
 from app.routes.pages import HealthController, PageController
+from app.routes.proposals import ProposalController
 from app.routes.reviews import ReviewController
 from app.routes.room import RoomController
 from app.routes.space import MySpaceController
 from app.routes.staff import StaffController
 from app.routes.stream import StreamController
+from app.routes.timeline import TimelineController
 from app.security import RotatingSessionConfig, make_security_headers_hook
 from app.settings import Settings, get_settings
 from app.templating import environment
@@ -124,6 +128,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ReviewController, MediationController, MediatorController,
             RoomController,
             StreamController,
+            ProposalController,
+            CaseAgreementsController, AgreementController, CertificateController,
+            TimelineController, EscalationController, StaffEscalationController,
             create_static_files_router(path="/static", directories=[STATIC_DIR], name="static",
                                        send_as_attachment=False, include_in_schema=False,
                                        cache_control=CacheControlHeader(max_age=365 * 24 * 3600, public=True,

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from app.domain.fees import percent_to_basis_points
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -76,6 +78,12 @@ class Settings:
     """How many times the mail actor tries one mail before giving up (MAIL_MAX_ATTEMPTS)."""
     mail_retry_min_ms: int
     """First retry delay of the mail actor, doubled at each attempt (MAIL_RETRY_MIN_MS)."""
+    fee_percent_basis_points: int = 500
+    """Success fee: share of the signed amounts, as a percentage such as 5 or 2.5 (FEE_PERCENT)."""
+    fee_per_agreement_cents: int = 0
+    """Success fee: amount added per signed agreement, in cents (FEE_PER_AGREEMENT_CENTS)."""
+    fee_minimum_cents: int = 0
+    """Success fee: the least invoiced when at least one agreement is signed, in cents (FEE_MINIMUM_CENTS)."""
 
     @property
     def is_https(self) -> bool:
@@ -111,6 +119,9 @@ def load_settings() -> Settings:
         max_body_kb=_int("MAX_BODY_KB", 1024),
         mail_max_attempts=_int("MAIL_MAX_ATTEMPTS", 6),
         mail_retry_min_ms=_int("MAIL_RETRY_MIN_MS", 15_000),
+        fee_percent_basis_points=percent_to_basis_points(os.environ.get("FEE_PERCENT", "").strip() or "5"),
+        fee_per_agreement_cents=_int("FEE_PER_AGREEMENT_CENTS", 0),
+        fee_minimum_cents=_int("FEE_MINIMUM_CENTS", 0),
     )
 
 

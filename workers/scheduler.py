@@ -13,8 +13,10 @@ from datetime import UTC, datetime
 
 from litestar.stores.file import FileStore
 
+from app.actions.agreements import do_sweep_finalizations
 from app.actions.mail import do_requeue_stale_mail
 from app.actions.notifications import do_claim_due_reminders, do_send_digests
+from app.actions.timeline import do_expire_cases
 from app.tables import AccountToken
 
 logger = logging.getLogger("clf.scheduler")
@@ -27,6 +29,8 @@ async def sweep_once(session_store: object | None = None) -> dict[str, int]:
         "mail_requeued": await do_requeue_stale_mail(),
         "reminders_claimed": len(await do_claim_due_reminders()),
         "digests_queued": await do_send_digests(),
+        "finalizations_enqueued": len(await do_sweep_finalizations()),
+        "mediations_expired": await do_expire_cases(),
     }
     deleted = await AccountToken.delete().where(AccountToken.expires_at < datetime.now(UTC)).returning(AccountToken.id)
     counts["tokens_expired"] = len(deleted)

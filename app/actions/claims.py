@@ -175,7 +175,10 @@ async def do_update_claim(actor: User, claim_id: int, form: ClaimForm) -> ClaimR
 
 async def do_withdraw_claim(actor: User, claim_id: int) -> None:
     """R612-2: a consumer may withdraw at any time."""
+    from app.actions.timeline import check_may_withdraw, do_certify_withdrawal
+
     case, claim = await _own_claim(actor, claim_id)
+    await check_may_withdraw(claim_id)  # not once an agreement is signed
     try:
         new_status = next_claim_status(claim.status, ClaimAction.withdraw)
     except TransitionError as error:
@@ -197,6 +200,7 @@ async def do_withdraw_claim(actor: User, claim_id: int) -> None:
                         body=N_("Your claim is withdrawn. The courts remain open to you."), params=params)
         await do_notify(await _reviewers(case), kind="claim_withdrawn_by_consumer", case_id=case.id,
                         link=f"/cases/{case.id}", title=N_("A consumer withdrew from “%(title)s”"), params=params)
+    await do_certify_withdrawal(claim_id, case.id, claim.status, now)  # after the commit: it renders a PDF
 
 
 # --- evidence ----------------------------------------------------------------------------------------

@@ -364,14 +364,18 @@ async def expire_invitation(reminder: Reminder) -> None:
 
 
 async def do_set_escalation(user: User, claim_id: int, opt_in: bool) -> Claim:
-    """A consumer of a refused case opts in (or back out) to pass their file to the litigation partner."""
+    """A consumer of a refused case, or of a failed mediation (ended without agreement, or with their certificate
+    of non-agreement), opts in (or back out) to pass their file to the litigation partner."""
+    from app.actions.timeline import certificate_of, escalation_allowed  # (imports this module's neighbours)
+
     access, claim = await claim_for_viewer(user, claim_id)
     if access.own_claim is None or access.own_claim.id != claim.id:
         raise NotFoundException()
-    if access.case.status != CaseStatus.refused:
-        raise ActionRefused(_("The escalation path opens only when the company refuses the mediation."), 409)
-    if claim.status not in CLAIM_STATES_ACTIVE:
-        raise ActionRefused(_("Your claim is not active, so it cannot be passed on."), 409)
+    if not escalation_allowed(access.case, claim, await certificate_of(claim.id) is not None):
+        if access.case.status == CaseStatus.refused and claim.status not in CLAIM_STATES_ACTIVE:
+            raise ActionRefused(_("Your claim is not active, so it cannot be passed on."), 409)
+        raise ActionRefused(_("The escalation path opens only when the company refuses the mediation or the "
+                              "mediation ends without agreement."), 409)
     now = datetime.now(UTC) if opt_in else None
     async with write_transaction():
         await Claim.update({Claim.escalation_opt_in_at: now}).where(Claim.id == claim.id, Claim.consumer == user.id)

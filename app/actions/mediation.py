@@ -218,6 +218,9 @@ async def do_start_mediation(actor: User, case_id: int) -> Case:
         if not changed:
             raise ActionRefused(_("The case changed meanwhile. Please reload the page."), 409)
         await record(case.id, actor.id, "mediation_started", started_at=now.isoformat(), ends_at=ends_at.isoformat())
+        from app.actions.timeline import do_create_default_timeline  # (imports this module)
+
+        await do_create_default_timeline(case.id, now, ends_at)  # the default phases, the mediator's reminders
         parties = (await consumer_ids(case.id, [ClaimStatus.admitted.value]) + await company_member_ids(case.company)
                    + [actor.id])
         await do_notify(
@@ -270,7 +273,14 @@ async def mediation_panel(access: CaseAccess) -> dict[str, Any]:
         "can_answer": access.is_company and case.status == CaseStatus.invited and invitation is not None
         and invitation.answer == "" and invitation.deadline > datetime.now(UTC),
         "can_escalate": case.status == CaseStatus.refused and has_active_claim,
+        **await _timeline_summary(access),
     }
+
+
+async def _timeline_summary(access: CaseAccess) -> dict[str, Any]:
+    from app.actions.timeline import timeline_summary  # (imports this module)
+
+    return await timeline_summary(access)
 
 
 # --- back office (read-only) ------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from app.actions.claims import (
 from app.actions.directory import list_companies
 from app.actions.mediation import HELPERS, ActionRefused
 from app.actions.room import room_link
+from app.actions.timeline import claim_outcome
 from app.auth import current_user, requires_login, requires_role
 from app.domain.accounts import FormErrors
 from app.domain.cases import (
@@ -216,6 +217,7 @@ class ClaimController(Controller):
             "is_owner": is_owner, "editable": editable,
             "can_withdraw": is_owner and claim.status != ClaimStatus.withdrawn and claim.status != ClaimStatus.rejected,
             "complaint_too_old": complaint_too_old(claim.complaint_date, today()),
+            **(await claim_outcome(case, claim) if is_owner else {}),
             **VIEW_HELPERS,
         }
 

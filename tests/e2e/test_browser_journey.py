@@ -369,7 +369,7 @@ def test_collective_case_from_first_claim_to_the_start_of_the_mediation(
     m.get_by_role("button", name="Start the mediation").click()
     expect(m).to_have_url(f"{live_server}{case_path}/mediation?started=1")
     expect(m.get_by_role("status")).to_have_text("The mediation has started. Every party has been notified.")
-    expect(m.locator("dl.facts")).to_contain_text("Mediation in progress")
+    expect(m.locator("dl.facts").first).to_contain_text("Mediation in progress")
 
     # Every party has the start notice, in the app and by mail; B, whose claim was rejected, has neither
     started = f"The mediation of “{title}” has started"
