@@ -5,6 +5,9 @@ new is committed there; they then read the messages from the database (`seq > la
 therefore loses nothing: the next one, a heartbeat's look at the space's counter or a reconnect (Last-Event-ID)
 catches up. announce() in a process without a running app (a script, a separate worker) does nothing: the
 streams then catch up at their next heartbeat.
+
+A change `{"space": id, "changed": n}` (announce_change: message n was hidden) tells the open streams to send
+message n again, as it now reads; after a Redis reconnect the streams ask the database what was hidden meanwhile.
 """
 
 from __future__ import annotations
@@ -47,18 +50,29 @@ def announce(space_id: int, seq: int) -> None:
     Never blocks and never raises: before the app started (scripts, tests without a server) it does
     nothing; from another thread (the embedded worker) it hops onto the web server's loop.
     """
+    _publish(space_id, {"space": space_id, "seq": seq})
+
+
+def announce_change(space_id: int, seq: int) -> None:
+    """Tell the open streams of a space that message `seq` changed (hidden): they send it again as it now reads.
+
+    Like announce(): call it after the commit; it never blocks nor raises, and does nothing without a running app.
+    """
+    _publish(space_id, {"space": space_id, "changed": seq})
+
+
+def _publish(space_id: int, payload: dict[str, int]) -> None:
     active = _active
     if active is None:
         return
     plugin, loop, thread_id = active
-    payload = {"space": space_id, "seq": seq}
     try:
         if threading.get_ident() == thread_id:
             plugin.publish(payload, channel_for(space_id))
         else:
             loop.call_soon_threadsafe(_publish_quietly, plugin, payload, channel_for(space_id))
-    except Exception:  # a lost wake-up is caught up by the next one or a heartbeat
-        logger.warning("could not announce message %s of space %s", seq, space_id, exc_info=True)
+    except Exception:  # a lost wake-up is caught up by the next one or a heartbeat; a lost change by a reload
+        logger.warning("could not announce %s", payload, exc_info=True)
 
 
 def _publish_quietly(plugin: ChannelsPlugin, payload: dict[str, int], channel: str) -> None:
@@ -70,14 +84,19 @@ class WakeupSubscriber(Subscriber):
     """A subscriber read by waiting for the next wake-up with a timeout (heartbeats come from timeouts).
 
     It remembers the highest seq announced (`latest_seq`: committed, since announce() runs after the commit),
-    whether a wake-up without a seq came (`resync`: after a Redis reconnect), and when the latest wake-up
-    arrived (`woken_at`: a database read started after it sees every message announced so far).
+    the messages announced as changed (`changed`, until the reader takes them), whether a wake-up without a seq
+    came (`resync`: after a Redis reconnect), and when the latest wake-up arrived (`woken_at`: a database read
+    started after it sees every message announced so far).
     """
 
     woken_at = 0.0
     latest_seq = 0
     resync = False
     closed = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.changed: set[int] = set()  # kept even when the backlog is full: wake-ups coalesce, changes must not
 
     def close(self) -> None:
         """Wake the reader up for good: it ends (the server is stopping)."""
@@ -89,11 +108,12 @@ class WakeupSubscriber(Subscriber):
 
     def put_nowait(self, item: bytes | None) -> bool:
         self.woken_at = time.monotonic()  # even when the backlog is full: the reader reads the database anyway
-        seq = _seq_of(item)
-        if seq is None:
+        if (changed := _changed_of(item)) is not None:
+            self.changed.add(changed)
+        elif (seq := _seq_of(item)) is not None:
+            self.latest_seq = max(self.latest_seq, seq)
+        else:
             self.resync = True
-        elif seq > self.latest_seq:
-            self.latest_seq = seq
         return super().put_nowait(item)
 
     async def wait(self, seconds: float) -> bool:
@@ -110,15 +130,27 @@ class WakeupSubscriber(Subscriber):
         return True
 
 
-def _seq_of(item: bytes | None) -> int | None:
-    """The seq of a wake-up `{"space": …, "seq": …}`; None for anything else (RESYNC)."""
+def _payload(item: bytes | None) -> dict[str, Any] | None:
+    """A wake-up decoded (`{"space": …, "seq": …}` or `{"space": …, "changed": …}`); None for anything else."""
     if not item or item == RESYNC:
         return None
     try:
-        seq = msgspec.json.decode(item).get("seq")
-    except (msgspec.DecodeError, AttributeError):
+        payload = msgspec.json.decode(item)
+    except msgspec.DecodeError:
         return None
-    return seq if isinstance(seq, int) else None
+    return payload if isinstance(payload, dict) else None
+
+
+def _seq_of(item: bytes | None) -> int | None:
+    """The seq of a wake-up `{"space": …, "seq": …}`; None for anything else (RESYNC, a change)."""
+    seq = (_payload(item) or {}).get("seq")
+    return seq if isinstance(seq, int) and not isinstance(seq, bool) else None
+
+
+def _changed_of(item: bytes | None) -> int | None:
+    """The seq of the message a change `{"space": …, "changed": …}` is about; None for anything else."""
+    changed = (_payload(item) or {}).get("changed")
+    return changed if isinstance(changed, int) and not isinstance(changed, bool) else None
 
 
 def resilient_redis(url: str) -> Any:

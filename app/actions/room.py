@@ -3,7 +3,8 @@ pseudonyms, one-to-one threads and moderation.
 
 Membership is decided here and nowhere else: `space_for_member` answers 404 to anyone who is not a member
 of the space (ids cannot be probed) and `CharterRequired` (403) to a member who has not accepted the charter
-of its case. A message is committed with the next `seq` of its space, then announced (`realtime.announce`).
+of its case. A message is committed with the next `seq` of its space, then announced (`realtime.announce`); a
+hidden message is announced as changed (`realtime.announce_change`), so open pages show it hidden at once.
 """
 
 from __future__ import annotations
@@ -555,6 +556,30 @@ async def do_save_mark(pending: PendingMark | None) -> None:
             SpaceRead.id == pending.row_id, SpaceRead.read_seq <= mark.read_seq)
 
 
+async def do_mark_read(actor: User, space_id: int, seq: int) -> int | None:
+    """The member saw the space's messages up to `seq` live (app.js says so while the page is visible): their read
+    mark moves forward to it — never backwards, never past the space's last message. Returns the seq recorded (None
+    when the mark was already there). The "new since your last visit" marker stays: this is the same visit."""
+    space = await space_for_member(actor, space_id)
+    seq = min(seq, space.last_seq)
+    if seq <= 0:
+        return None
+    now = datetime.now(UTC)
+    for _attempt in range(2):
+        # One conditional statement: a concurrent page view, post or mark that went further is never undone.
+        if await SpaceRead.update({SpaceRead.read_seq: seq, SpaceRead.updated_at: now}).where(
+                SpaceRead.space == space.id, SpaceRead.user == actor.id, SpaceRead.read_seq < seq
+        ).returning(SpaceRead.id):
+            return seq
+        if await SpaceRead.exists().where(SpaceRead.space == space.id, SpaceRead.user == actor.id):
+            return None  # already at or past seq
+        # No mark yet (the page view that makes one has not saved it): a first mark, as a first visit makes it.
+        if await SpaceRead.insert(SpaceRead(space=space.id, user=actor.id, read_seq=seq, previous_visit_seq=seq,
+                                            updated_at=now)).on_conflict(action="DO NOTHING").returning(SpaceRead.id):
+            return seq
+    return None
+
+
 def new_marker(messages: list[MessageView], marker_seq: int) -> int | None:
     """Where "new since your last visit" goes: before the first message after the mark that is not one's own."""
     return first_new_seq([message.seq for message in messages if not message.mine], marker_seq)
@@ -764,7 +789,8 @@ async def _moderated_message(user: User, space_id: int, seq: int) -> tuple[Space
 async def do_hide_message(actor: User, space_id: int, seq: int, reason: str) -> FormErrors:
     """The mediator hides a message with a reason; the others then see only that it was hidden, and why.
 
-    Live clients that already show it see the change on their next load (a stream sends each seq once).
+    Once committed, the change is announced: the open streams of the space send the message again as each reader
+    now sees it (`event: changed`), and the pages that show it swap it in place.
     """
     space, message = await _moderated_message(actor, space_id, seq)
     if not space.party.is_mediator:
@@ -782,6 +808,7 @@ async def do_hide_message(actor: User, space_id: int, seq: int, reason: str) -> 
             await MessageReport.update({MessageReport.handled_at: now}).where(
                 MessageReport.message == message.id, MessageReport.handled_at.is_null())
             await record(space.case_id, actor.id, "room_message_hidden", space=space.id, seq=seq, reason=text)
+            after_commit(lambda: realtime.announce_change(space.id, seq))
     return errors
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import ClientException, NotFoundException
 from litestar.params import Parameter
 from litestar.response import File, Redirect
 
@@ -23,6 +23,7 @@ from app.actions.room import (
     do_handle_report,
     do_hide_message,
     do_lift_mute,
+    do_mark_read,
     do_mute,
     do_open_direct,
     do_post_message,
@@ -189,6 +190,18 @@ class RoomController(Controller):
             return await page(request, "room/show_space.html", block="post_form", space=space,
                               **await self._form_context(space, refocus=True))
         return Redirect(path=f"/spaces/{space_id}#m-{result.seq}", status_code=303)
+
+    @post("/spaces/{space_id:int}/read", name="mark_read", status_code=204)
+    async def mark_read(self, request: Request[Any, Any, Any], space_id: RowId) -> Response[None]:
+        """app.js: the reader saw the messages up to `seq` arrive live, on a visible page (204, nothing to show).
+
+        Like any request it is activity for the session's idle limit (see app.routes.stream.stream_deadline)."""
+        form = await read_form(request)
+        seq = parse_seq(form.text("seq"))
+        if seq is None:
+            raise ClientException(detail="malformed seq")
+        await do_mark_read(await _user(request), space_id, seq)
+        return Response(None, status_code=204, headers={"Cache-Control": "no-store"})
 
     @get("/spaces/{space_id:int}/messages/{seq:int}", name="show_message")
     async def show_message(self, request: Request[Any, Any, Any], space_id: RowId, seq: RowId) -> Response[str]:

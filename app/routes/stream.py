@@ -11,6 +11,14 @@ message rendered once per *perspective* — what the fragment depends on: the vi
 admitted consumer), whether the viewer wrote it, whether it is hidden, and the language — and handed to
 every stream's mailbox, ready to send. The fragment always comes from app.actions.room.messages_after for a
 viewer of that perspective (tests/server/test_stream.py checks the fragments against it for every side).
+
+A message that changes once shown (the mediator hides it) is sent again as `event: changed`, its fragment as that
+perspective now renders it, and *no id*: the browser's resume point (Last-Event-ID, the last message's seq) does
+not move, and app.js swaps the element of the same `id="m-<seq>"` in place. Changes reach the streams open when
+they happen (a Redis reconnect asks the database what was hidden meanwhile); a page loaded later shows them anyway.
+
+A stream is no activity for the session's idle limit: it ends by itself when its session would time out, and the
+browser's reconnect then passes the login check again (see `stream_deadline`).
 """
 
 from __future__ import annotations
@@ -21,11 +29,14 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get
 from litestar.channels import ChannelsPlugin
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException
+from litestar.params import QueryParameter
 from litestar.response import Stream
 from litestar.response.sse import ServerSentEventMessage
 
@@ -34,6 +45,7 @@ from app.actions import room
 from app.auth import current_user, requires_login
 from app.domain.lifecycle import ClaimStatus
 from app.domain.room import Party, may_enter
+from app.settings import Settings, settings_of
 from app.tables import Case, CharterAcceptance, Claim, CompanyMember, Message, Role, Space, User
 from app.templating import environment
 from app.web import RowId
@@ -52,6 +64,11 @@ RETRY_MS = 1000
 EVENT_TTL_S = 30.0
 """How long a rendered message is kept for other streams of the same perspective."""
 MAX_SEQ = 2**31 - 1
+SESSION_GRACE_S = 5.0
+"""A stream ends this long after its session would have timed out (so that the reconnect finds it timed out)."""
+CLOCK_SLACK = timedelta(minutes=1)
+"""After a Redis reconnect, messages hidden this long before the hub last looked are sent again too (hidden_at
+comes from the clock of whichever process hid it)."""
 
 PING = ServerSentEventMessage(comment="ping", data=None).encode()
 RELOAD = ServerSentEventMessage(event="reload", data="reload").encode()
@@ -70,6 +87,30 @@ def resume_point(last_event_id: str | None, after: int | None) -> int | None:
 def encode_message(html: str, seq: int) -> bytes:
     """`event: message`, `id: <seq>`, and the fragment as data lines (one per line of HTML)."""
     return ServerSentEventMessage(data=html, event="message", id=seq).encode()
+
+
+def encode_change(html: str) -> bytes:
+    """`event: changed` and the message's new fragment, without an id: the resume point stays where it is."""
+    return ServerSentEventMessage(data=html, event="changed").encode()
+
+
+def stream_deadline(session: dict[str, Any], settings: Settings) -> float:
+    """When a stream ends by itself (on the time.monotonic() clock): when its session would time out if nothing else
+    happened, plus SESSION_GRACE_S.
+
+    Decision (issue 4): an open stream is *not* activity. Otherwise a tab left open would keep a session alive, and
+    deliver the room to an unattended screen, until the absolute limit — or for ever after a logout elsewhere, since
+    a stream does not read the session again. Requests are activity, as everywhere: posting, navigating, and the
+    read marks app.js sends while the page is visible and messages arrive (POST /spaces/{id}/read refreshes the
+    session's seen_at like any request). So a reader who uses the room is not logged out, and when the stream ends
+    the browser reconnects (Last-Event-ID, nothing lost) through the login check: a session kept alive meanwhile
+    gets a new stream, a timed-out or ended one gets the login redirect and no more messages.
+    """
+    now = time.time()
+    seen_at, auth_at = session.get("seen_at"), session.get("auth_at")
+    idle_end = (seen_at if isinstance(seen_at, int) else now) + settings.session_idle_minutes * 60
+    absolute_end = (auth_at if isinstance(auth_at, int) else now) + settings.session_max_hours * 3600
+    return time.monotonic() + max(0.0, min(idle_end, absolute_end) - now) + SESSION_GRACE_S
 
 
 @dataclass(frozen=True)
@@ -147,16 +188,18 @@ class Fanout:
         space, user = stream.space, stream.user
 
         async def render() -> list[tuple[int, bytes]]:
-            views = await room.messages_after(space, user, after_seq, REPLAY_LIMIT + 1)
-            template = environment.get_template("room/_message.html")
-            now = time.monotonic()
-            rendered = []
-            for view in views:
-                if view.seq > up_to:  # newer than the rows asked for: the next wake-up brings it
-                    break
-                event = encode_message(template.render(message=view, viewer=user), view.seq)
-                self._events[(space.id, view.seq, perspective, view.mine, view.hidden)] = (now, event)
-                rendered.append((view.seq, event))
+            # In the viewer's language: this task runs in the context of whichever stream asked first.
+            with i18n.language_of(stream.language):
+                views = await room.messages_after(space, user, after_seq, REPLAY_LIMIT + 1)
+                template = environment.get_template("room/_message.html")
+                now = time.monotonic()
+                rendered = []
+                for view in views:
+                    if view.seq > up_to:  # newer than the rows asked for: the next wake-up brings it
+                        break
+                    event = encode_message(template.render(message=view, viewer=user), view.seq)
+                    self._events[(space.id, view.seq, perspective, view.mine, view.hidden)] = (now, event)
+                    rendered.append((view.seq, event))
             return rendered
 
         key = (stream.space_id, after_seq, up_to, perspective, mine)
@@ -212,6 +255,7 @@ class Hub:
         self.streams: set[LiveStream] = set()
         self.latest = 0  # the highest seq known to be committed
         self.next_check = time.monotonic() + MEMBERSHIP_CHECK_S
+        self.changes_since = datetime.now(UTC)  # where a look at what was hidden without a wake-up starts
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.subscriber: realtime.WakeupSubscriber | None = None
         self.pump: asyncio.Task[None] = asyncio.create_task(self._run())
@@ -233,7 +277,8 @@ class Hub:
                     for stream in list(self.streams):
                         stream.mailbox.close()
                     return
-                if not woken or subscriber.resync:
+                resync = subscriber.resync
+                if not woken or resync:
                     # A heartbeat (or a reconnected Redis): a wake-up may have been lost; the counter says.
                     subscriber.resync = False
                     for stream in self.streams:
@@ -247,6 +292,9 @@ class Hub:
                     self.latest = max(self.latest, int(row["last_seq"]))
                 self.latest = max(self.latest, subscriber.latest_seq)
                 await self._deliver(subscriber.woken_at if woken else time.monotonic())
+                if subscriber.changed or resync:
+                    await self._send_changes(subscriber, resync=resync)
+                self._end_expired()
                 if time.monotonic() >= self.next_check:
                     self.next_check = time.monotonic() + MEMBERSHIP_CHECK_S
                     await self._check_members()
@@ -302,6 +350,43 @@ class Hub:
                 return
             if not any(stream.last_sent > base for stream in behind):  # nothing moved: wait for the next wake-up
                 return
+
+    async def _send_changes(self, subscriber: realtime.WakeupSubscriber, *, resync: bool) -> None:
+        """Hand every stream the messages announced as changed, as each perspective now renders them.
+
+        Every stream, live or still catching up: its mailbox is sent after its replay, so a change comes after the
+        message it is about; a browser that does not show that message ignores it. After a Redis reconnect, the
+        database says what was hidden while wake-ups could not come.
+        """
+        seqs, subscriber.changed = subscriber.changed, set()
+        if resync:
+            since, self.changes_since = self.changes_since, datetime.now(UTC)
+            seqs.update(row["seq"] for row in await Message.select(Message.seq).where(
+                Message.space == self.space_id, Message.hidden_at >= since - CLOCK_SLACK))
+        if not seqs:
+            return
+        rows = await Message.select(Message.seq, Message.author).where(
+            Message.space == self.space_id, Message.seq.is_in(sorted(seqs))).order_by(Message.seq)
+        for row in rows:
+            groups: dict[tuple[Any, ...], list[LiveStream]] = {}
+            for stream in self.streams:
+                groups.setdefault((stream.perspective, stream.user.id == row["author"]), []).append(stream)
+            for members in groups.values():
+                event = await changed_event(members[0], row["seq"])
+                if event is None:
+                    continue
+                for stream in members:
+                    if stream in self.streams and not stream.mailbox.closed:
+                        stream.mailbox.put(event, 1)
+
+    def _end_expired(self) -> None:
+        """End the streams whose session would have timed out by now (see `stream_deadline`); no "reload": the
+        browser reconnects, through the login check."""
+        now = time.monotonic()
+        for stream in list(self.streams):
+            if stream.expires <= now:
+                stream.mailbox.close()
+                stream.live = False
 
     async def _check_members(self) -> None:
         """End the streams of readers who are no longer members of the space, or no longer logged in as they were.
@@ -374,23 +459,35 @@ class Hubs:
 hubs = Hubs()
 
 
+async def changed_event(stream: LiveStream, seq: int) -> bytes | None:
+    """The `changed` event of message `seq` for this stream's viewer (None when the message is gone)."""
+    with i18n.language_of(stream.language):
+        try:
+            view = await room.message_at(stream.space, stream.user, seq)
+        except NotFoundException:
+            return None
+        return encode_change(environment.get_template("room/_message.html").render(message=view, viewer=stream.user))
+
+
 class StreamController(Controller):
     path = "/spaces/{space_id:int}/stream"
     guards = [requires_login]
 
     @get(name="space_stream", opt={"skip_compression": True}, cache=False)
     async def stream_space(
-        self, request: Request[Any, Any, Any], space_id: RowId, channels: ChannelsPlugin,
-        after: Annotated[int | None, Parameter(query="after", ge=0, le=MAX_SEQ)] = None,
+        self, request: Request[Any, Any, Any], space_id: RowId, channels: NamedDependency[ChannelsPlugin],
+        after: Annotated[int | None, QueryParameter(ge=0, le=MAX_SEQ)] = None,
     ) -> Stream:
-        """The space's messages as server-sent events: `event: message`, `id: <seq>`, the rendered fragment."""
+        """The space's messages as server-sent events: `event: message`, `id: <seq>`, the rendered fragment; and
+        `event: changed` (no id) with the new fragment of a message hidden meanwhile."""
         user = await current_user(request)
         assert user is not None  # requires_login
         space = await room.space_for_member(user, space_id)  # 404 for non-members, 403 before the charter
         start = resume_point(request.headers.get("last-event-id"), after)
         session = request.scope.get("session")
-        version = session.get("ver") if isinstance(session, dict) else None
-        live = LiveStream(channels, space, user, version, start)
+        session = session if isinstance(session, dict) else {}
+        live = LiveStream(channels, space, user, session.get("ver"), start,
+                          expires=stream_deadline(session, settings_of(request)))
         return Stream(live.events(), media_type="text/event-stream",
                       headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
@@ -399,10 +496,10 @@ class LiveStream:
     """One open stream: who reads it, the last seq it was given, and its mailbox."""
 
     __slots__ = ("channels", "space", "space_id", "user", "session_version", "start", "last_sent", "live",
-                 "mailbox", "perspective")
+                 "mailbox", "perspective", "language", "expires")
 
     def __init__(self, channels: ChannelsPlugin, space: room.SpaceView, user: User, session_version: Any,
-                 start: int | None) -> None:
+                 start: int | None, *, expires: float = float("inf")) -> None:
         self.channels = channels
         self.space = space
         self.space_id = space.id
@@ -412,8 +509,10 @@ class LiveStream:
         self.last_sent = 0
         self.live = False  # True once caught up: the hub then hands it every new message
         self.mailbox = Mailbox()
+        self.expires = expires  # time.monotonic() when the stream ends by itself (stream_deadline)
+        self.language = i18n.current_language()
         party = space.party
-        self.perspective = (party.is_mediator, party.is_company, party.is_admitted_consumer, i18n.current_language())
+        self.perspective = (party.is_mediator, party.is_company, party.is_admitted_consumer, self.language)
 
     async def events(self) -> AsyncIterator[bytes]:
         yield OPENING

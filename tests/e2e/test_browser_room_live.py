@@ -1,6 +1,7 @@
 """The live room in a real Chromium, each party in a browser profile of their own: messages appear for everyone
-without a reload, the poster sees theirs once, a dropped connection catches up, and the company never receives
-anything of the consumers' caucus — not in a page, a stream, a replay, an attachment, nor by guessing ids.
+without a reload, the poster sees theirs once, a dropped connection catches up, a message the mediator hides
+changes in place on every open page, what a visible page receives live counts as read, and the company never
+receives anything of the consumers' caucus — not in a page, a stream, a replay, an attachment, nor by guessing ids.
 
 The room (a case in mediation, its parties, their charters) is made by `python -m tests.server.room_world` in a
 subprocess: a browser test module runs no async code of its own (see tests/e2e/conftest.py).
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import secrets
 import socket
 import subprocess
@@ -215,9 +217,10 @@ def test_a_dropped_connection_catches_up_once(enter: Callable[..., Party], room:
         before_seq = messages_with(bruno, before).get_attribute("id").removeprefix("m-")  # type: ignore[union-attr]
         resumed = [(request.url, request.all_headers().get("last-event-id")) for request in reconnects]
         assert any(header == before_seq or url.endswith(f"after={before_seq}") for url, header in resumed), resumed
-        # (the browser saw its stream fail while the link was down, and htmx logged its sseError: expected here)
-        bruno.problems.console_errors[:] = [text for text in bruno.problems.console_errors
-                                            if "/stream" not in text and not text.startswith("[object Event]")]
+        # (the browser saw its stream — and a read mark it was sending — fail while the link was down, and htmx
+        # logged its sseError: expected here)
+        bruno.problems.console_errors[:] = [text for text in bruno.problems.console_errors if "/stream" not in text
+                                            and "/read" not in text and not text.startswith("[object Event]")]
     finally:
         link.close()
 
@@ -241,10 +244,60 @@ def test_a_browser_too_far_behind_reloads_the_page(enter: Callable[..., Party], 
         expect(messages_with(bruno, "Rattrapage 200")).to_have_count(1, timeout=30_000)
         assert len(bruno.navigations) > loads
         expect(messages_with(bruno, "Rattrapage 100")).to_have_count(0)  # the page shows the latest 50, not all
-        bruno.problems.console_errors[:] = [text for text in bruno.problems.console_errors
-                                            if "/stream" not in text and not text.startswith("[object Event]")]
+        bruno.problems.console_errors[:] = [text for text in bruno.problems.console_errors if "/stream" not in text
+                                            and "/read" not in text and not text.startswith("[object Event]")]
     finally:
         link.close()
+
+
+def test_a_hidden_message_changes_in_place_and_live_reading_counts_as_read(enter: Callable[..., Party],
+                                                                          room: dict[str, Any]) -> None:
+    # Given Alice, Bruno and the mediator on the plenary, the mediator in a second tab too
+    alice, bruno, mediator = enter("consumer_a"), enter("consumer_b"), enter("mediator")
+    for party in (alice, bruno, mediator):
+        open_space(party, room["plenary"])
+    second_tab = mediator.context.new_page()
+    with second_tab.expect_response(lambda response: "/stream" in response.url):
+        second_tab.goto(f"/spaces/{room['plenary']}")
+    loads = {party.name: len(party.navigations) for party in (alice, bruno)}
+    # When Alice writes, and Bruno's visible page receives it live
+    text = f"Hors sujet peut-être {secrets.token_hex(3)}"
+    with bruno.page.expect_response(lambda response: response.request.method == "POST"
+                                    and response.url.endswith(f"/spaces/{room['plenary']}/read")) as read:
+        post(alice, text)
+    # Then his page tells the server how far he read, and the case page counts nothing unread for him
+    assert read.value.status == 204
+    for party in (bruno, mediator):
+        expect(messages_with(party, text)).to_have_count(1)
+    seq = messages_with(bruno, text).get_attribute("id")
+    # When the mediator hides it, from the message's "Hide" link, with a reason
+    messages_with(mediator, text).get_by_role("link", name="Hide").click()
+    mediator.page.get_by_label("Reason shown to the participants").fill("Pas le lieu")
+    mediator.page.get_by_role("button", name="Hide the message").click()
+    expect(mediator.page).to_have_url(re.compile(rf"/spaces/{room['plenary']}#{seq}$"))
+    # Then on the participants' open pages it becomes the hidden version in place, without a page load
+    for party in (alice, bruno):
+        article = party.page.locator(f'[id="{seq}"]')
+        expect(article).to_contain_text("Message hidden by the mediator: Pas le lieu")
+        expect(article).not_to_contain_text(text)
+        expect(article).to_have_count(1)
+        assert len(party.navigations) == loads[party.name], party.navigations
+    # And on the mediator's other tab, the mediator's version: still the text, with the reason
+    hidden_for_mediator = second_tab.locator(f'[id="{seq}"]')
+    expect(hidden_for_mediator).to_contain_text("Hidden from the participants: Pas le lieu")
+    expect(hidden_for_mediator).to_contain_text(text)
+    expect(hidden_for_mediator.get_by_role("link", name="Hide")).to_have_count(0)
+    # And the next message still comes after it, once
+    after = f"Revenons au sujet {secrets.token_hex(3)}"
+    post(bruno, after)
+    for party in (alice, bruno):
+        expect(messages_with(party, after)).to_have_count(1)
+        expect(party.page.locator("#message-list article.message").last).to_contain_text(after)
+    # And what Bruno saw live is read: the case page shows no unread count for him
+    bruno.page.goto(f"/cases/{room['case']}")
+    expect(bruno.page.get_by_role("link", name="Mediation room")).to_be_visible()
+    assert "unread)" not in (bruno.page.locator("main").text_content() or "")
+    second_tab.close()
 
 
 def test_a_boosted_visit_to_the_room_goes_live(enter: Callable[..., Party], room: dict[str, Any]) -> None:

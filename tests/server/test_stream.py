@@ -10,7 +10,14 @@ import pytest
 
 from app import i18n
 from app.actions.claims import do_withdraw_claim
-from app.actions.room import do_hide_message, do_open_direct, do_post_message, messages_after, space_for_member
+from app.actions.room import (
+    do_hide_message,
+    do_open_direct,
+    do_post_message,
+    message_at,
+    messages_after,
+    space_for_member,
+)
 from app.tables import Role, User
 from app.templating import environment
 from tests.factories_mediation import make_claim
@@ -278,3 +285,137 @@ async def test_the_server_stops_promptly_with_streams_open(live_room: LiveRoom, 
     print(f"stopped in {took:.2f} s with {len(streams)} streams open")
     for stream in streams:
         await asyncio.wait_for(stream.ended.wait(), 5)
+
+
+async def hide(client: httpx.AsyncClient, space_id: int, seq: int, reason: str) -> None:
+    """The mediator hides a message through the app (its form, no JS), so the app process announces the change."""
+    response = await client.post(f"/spaces/{space_id}/messages/{seq}/hide", data={
+        "reason": reason, "_csrf_token": client.cookies["csrftoken"]})
+    assert response.status_code == 303, response.text
+
+
+async def fragment_for(account: Account, space_id: int, seq: int, language: str = "en") -> str:
+    """The message as the room renders it for this reader now (what a reload would show)."""
+    with i18n.language_of(language):
+        space = await space_for_member(account.user, space_id)
+        view = await message_at(space, account.user, seq)
+        return environment.get_template("room/_message.html").render(message=view, viewer=account.user)
+
+
+async def test_a_hidden_message_changes_in_place_on_every_open_stream(live_room: LiveRoom, start_app,
+                                                                      clients) -> None:
+    # Given the four parties reading the plenary, and a message of consumer A that they all received live
+    app = await start_app(CLF_TEST_HEARTBEAT_S="1")
+    world = live_room.world
+    readers = (world.consumer_a, world.consumer_b, world.member, world.mediator)
+    clients_of = {account.user.id: await clients(app, account) for account in readers}
+    streams = {account.user.id: SSEClient(clients_of[account.user.id], f"/spaces/{live_room.plenary}/stream?after=0")
+               for account in readers}
+    for stream in streams.values():
+        assert await stream.open() == 200
+    seq = await post_message(clients_of[world.consumer_a.user.id], live_room.plenary, "Un secret à masquer")
+    for stream in streams.values():
+        assert int((await stream.next()).id) == seq
+    # When the mediator hides it
+    await hide(clients_of[world.mediator.user.id], live_room.plenary, seq, "Hors sujet")
+    # Then every stream sends it again as a `changed` event without an id (the resume point does not move), with
+    # exactly what a reload would show that reader: the reason, not the text, for the participants (the author
+    # included); the text and the reason for the mediator
+    for account in readers:
+        event = await streams[account.user.id].next()
+        assert (event.event, event.id) == ("changed", None)
+        assert event.data == await fragment_for(account, live_room.plenary, seq)
+        assert event.data.startswith(f'<article id="m-{seq}" ') and "Hors sujet" in event.data
+        if account is world.mediator:
+            assert "Hidden from the participants: Hors sujet" in event.data and "Un secret à masquer" in event.data
+        else:
+            assert "Message hidden by the mediator: Hors sujet" in event.data
+            assert "Un secret à masquer" not in event.data
+    # And the next message still carries the next seq as its id, once
+    later = await post_message(clients_of[world.member.user.id], live_room.plenary, "La suite")
+    assert later == seq + 1
+    for stream in streams.values():
+        event = await stream.next()
+        assert (event.event, int(event.id)) == ("message", later)
+    # And a browser that reconnects from the id it last had (the message before the change) gets nothing again
+    reader = streams[world.consumer_b.user.id]
+    await reader.close()
+    again = SSEClient(clients_of[world.consumer_b.user.id], f"/spaces/{live_room.plenary}/stream?after=0",
+                      last_event_id=str(later))
+    assert await again.open() == 200
+    await again.quiet_for(heartbeats=2)
+    assert again.pending() == []
+    # And hiding it again (a double submit) changes nothing and sends nothing
+    response = await clients_of[world.mediator.user.id].post(
+        f"/spaces/{live_room.plenary}/messages/{seq}/hide",
+        data={"reason": "Encore", "_csrf_token": clients_of[world.mediator.user.id].cookies["csrftoken"]})
+    assert response.status_code == 303
+    await again.quiet_for(heartbeats=2)
+    assert again.pending() == [] and streams[world.consumer_a.user.id].pending() == []
+    for stream in (*streams.values(), again):
+        await stream.close()
+
+
+async def test_each_stream_speaks_its_readers_language(live_room: LiveRoom, start_app, clients) -> None:
+    # Given consumer A reading in French (first on the space: the space's hub starts in their request) and
+    # consumer B in English
+    app = await start_app(CLF_TEST_HEARTBEAT_S="60")
+    world = live_room.world
+    french, english = await clients(app, world.consumer_a), await clients(app, world.consumer_b)
+    french.cookies.set("lang", "fr")
+    a_reads = SSEClient(french, f"/spaces/{live_room.plenary}/stream?after=0")
+    assert await a_reads.open() == 200
+    b_reads = SSEClient(english, f"/spaces/{live_room.plenary}/stream?after=0")
+    assert await b_reads.open() == 200
+    # When the mediator writes, and the company writes
+    mediator = await clients(app, world.mediator)
+    said = await post_message(mediator, live_room.plenary, "Bonjour à tous")
+    hidden = await post_message(await clients(app, world.member), live_room.plenary, "À masquer")
+    readers = ((world.consumer_a, a_reads, "fr"), (world.consumer_b, b_reads, "en"))
+    received: dict[str, list[str]] = {}
+    # Then each receives the messages in their own language
+    for account, stream, language in readers:
+        events = await stream.take(2)
+        assert [(event.event, event.id) for event in events] == [("message", str(said)), ("message", str(hidden))]
+        assert [event.data for event in events] == [await fragment_for(account, live_room.plenary, seq, language)
+                                                    for seq in (said, hidden)]
+        received[language] = [event.data for event in events]
+    # And when the mediator hides the company's message, the change too
+    await hide(mediator, live_room.plenary, hidden, "Hors sujet")
+    for account, stream, language in readers:
+        event = await stream.next()
+        assert (event.event, event.id) == ("changed", None)
+        assert event.data == await fragment_for(account, live_room.plenary, hidden, language)
+        received[language].append(event.data)
+    assert "<strong>Médiateur</strong>" in received["fr"][0] and "Message masqué par le médiateur" in received["fr"][2]
+    assert "<strong>Mediator</strong>" in received["en"][0] and "Message hidden by the mediator" in received["en"][2]
+    await a_reads.close()
+    await b_reads.close()
+
+
+async def test_a_stream_is_no_activity_for_the_session_idle_limit(live_room: LiveRoom, start_app, clients) -> None:
+    # Given sessions that time out after 4 s idle; consumer A only keeps the plenary open, consumer B keeps using
+    # the room (the read marks app.js sends are requests like any other)
+    app = await start_app(CLF_TEST_HEARTBEAT_S="1", CLF_TEST_SESSION_IDLE_S="4")
+    world = live_room.world
+    idle, active = await clients(app, world.consumer_a), await clients(app, world.consumer_b)
+    idle_reads = SSEClient(idle, f"/spaces/{live_room.plenary}/stream?after=0")
+    active_reads = SSEClient(active, f"/spaces/{live_room.plenary}/stream?after=0")
+    assert await idle_reads.open() == 200 and await active_reads.open() == 200
+    # When both streams are left open past the idle limit while B marks what they read every second
+    deadline = asyncio.get_running_loop().time() + 30
+    while not (idle_reads.ended.is_set() and active_reads.ended.is_set()):
+        assert asyncio.get_running_loop().time() < deadline, "the streams did not end"
+        response = await active.post(f"/spaces/{live_room.plenary}/read", data={"seq": "1"},
+                                     headers={"x-csrftoken": active.cookies["csrftoken"]})
+        assert response.status_code == 204, response.text
+        await asyncio.sleep(1)
+    # Then both streams ended by themselves (no "reload": the browser just reconnects with Last-Event-ID)
+    assert idle_reads.pending() == [] and active_reads.pending() == []
+    # And A's reconnect finds the session timed out (sent to the login page), while B's goes on live
+    assert await SSEClient(idle, f"/spaces/{live_room.plenary}/stream", last_event_id="0").open() == 303
+    again = SSEClient(active, f"/spaces/{live_room.plenary}/stream", last_event_id="0")
+    assert await again.open() == 200
+    seq = await post_message(active, live_room.plenary, "Toujours là")
+    assert int((await again.next()).id) == seq
+    await again.close()

@@ -1,5 +1,5 @@
-"""Live delivery through Redis: two app processes deliver each other's messages live, and nothing is lost or
-duplicated across a restart of Redis (a redis-server of the test's own, never the shared one)."""
+"""Live delivery through Redis: two app processes deliver each other's messages (and hidden messages) live, and
+nothing is lost or duplicated across a restart of Redis (a redis-server of the test's own, never the shared one)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import asyncio
 import httpx
 import pytest
 
-from app.actions.room import do_post_message
+from app.actions.room import do_hide_message, do_post_message
 from tests.fixtures import Account
 from tests.server.conftest import LiveRoom
 from tests.server.harness import RedisProcess, SSEClient, post_message
@@ -87,3 +87,38 @@ async def test_nothing_is_lost_or_duplicated_across_a_redis_restart(
     assert again.pending() == [] and stays.pending() == []
     await stays.close()
     await again.close()
+
+
+async def test_a_hidden_message_changes_on_another_process_and_across_a_redis_restart(
+        live_room: LiveRoom, start_app, clients, own_redis: RedisProcess) -> None:
+    # Given two app processes on our own Redis (heartbeats every 60 s); consumer A reads through the second one,
+    # the mediator moderates through the first; A has received two messages
+    first = await start_app(REDIS_URL=own_redis.url, CLF_TEST_HEARTBEAT_S="60")
+    second = await start_app(REDIS_URL=own_redis.url, CLF_TEST_HEARTBEAT_S="60")
+    mediator = await clients(first, live_room.world.mediator)
+    reads = SSEClient(await clients(second, live_room.world.consumer_a), f"/spaces/{live_room.plenary}/stream?after=0")
+    assert await reads.open() == 200
+    seqs = [await seed(live_room.world.member, live_room.plenary, f"À masquer {n}") for n in range(2)]
+    await post_message(mediator, live_room.plenary, "Un mot du médiateur")  # wakes the second process up
+    assert [int(event.id) for event in await reads.take(3)] == [*seqs, seqs[-1] + 1]
+    # When the mediator hides the first through the first process
+    response = await mediator.post(f"/spaces/{live_room.plenary}/messages/{seqs[0]}/hide", data={
+        "reason": "Hors sujet", "_csrf_token": mediator.cookies["csrftoken"]})
+    assert response.status_code == 303
+    # Then A's stream on the second process sends it again, hidden, without an id
+    event = await reads.next()
+    assert (event.event, event.id) == ("changed", None) and event.data.startswith(f'<article id="m-{seqs[0]}" ')
+    assert "Message hidden by the mediator: Hors sujet" in event.data and "À masquer 0" not in event.data
+    # And when the second is hidden while Redis is down (no wake-up can come), then Redis comes back
+    await asyncio.to_thread(own_redis.stop)
+    assert not await do_hide_message(live_room.world.mediator.user, live_room.plenary, seqs[1], "Doublon")
+    await asyncio.to_thread(own_redis.start)
+    # Then once the second process is subscribed again, the database tells its stream what was hidden meanwhile
+    changed: dict[str, str] = {}
+    while f"m-{seqs[1]}" not in changed:
+        event = await reads.next(within=30)
+        assert (event.event, event.id) == ("changed", None)
+        changed[event.data.split('"', 2)[1]] = event.data  # (the first may come again: it was hidden just before)
+    assert "Message hidden by the mediator: Doublon" in changed[f"m-{seqs[1]}"]
+    assert "À masquer 1" not in changed[f"m-{seqs[1]}"]
+    await reads.close()
