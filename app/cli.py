@@ -84,6 +84,72 @@ async def seed_demo_case() -> None:
     await CompanyMember.insert(CompanyMember(company=case.company, user=sophie.id))
 
 
+DEMO_MEDIATION_TITLE = "Bagages perdus en correspondance : indemnisation refusée"
+
+
+async def seed_demo_mediation() -> None:
+    """A second case, already in mediation, to explore the room, the timeline and a proposal at once: Camille and
+    Léa against Voyages Horizon, mediated by Anne, a few messages in the plenary and Sophie's offer open to the vote.
+    Made through the same actions as the pages (start, charter, messages, offer)."""
+    from datetime import UTC, date, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from app.actions.mediation import do_start_mediation
+    from app.actions.proposals import do_create_proposal
+    from app.actions.room import do_accept_charter, do_post_message, ensure_spaces, shared_space_id
+    from app.domain.proposals import ProposalDraft
+    from app.tables import Case, Claim, CompanyMember, MediatorAssignment, User
+
+    if await Case.exists().where(Case.title == DEMO_MEDIATION_TITLE):
+        return
+    first = await Case.objects().where(Case.title == DEMO_CASE_TITLE).first()
+    if first is None:
+        return
+    camille, lea, sophie, anne = [await User.objects().where(User.email == email).first()
+                                  for email in (DEMO_ACCOUNTS[0][0], DEMO_ACCOUNTS[2][0], DEMO_ACCOUNTS[3][0],
+                                                DEMO_ACCOUNTS[4][0])]
+    now = datetime.now(UTC)
+    case = Case(company=first.company, title=DEMO_MEDIATION_TITLE, category="travel", status="accepted",
+                problem="Nos bagages enregistrés ont été perdus lors d'une correspondance à Madrid. Voyages Horizon "
+                        "refuse toute indemnisation au-delà d'un forfait de 50 €.",
+                demand="L'indemnisation des effets perdus, sur justificatifs, dans la limite de la convention de "
+                       "Montréal.", created_by=camille.id, invited_at=now - timedelta(days=20),
+                accepted_at=now - timedelta(days=10), mediator=anne.id, search_text="bagages perdus indemnisation")
+    await case.save()
+    incident, complaint = date.today() - timedelta(days=100), date.today() - timedelta(days=80)
+    for consumer, cents, facts in ((camille, 84_000, "Valise perdue entre Madrid et Lisbonne ; liste des effets "
+                                    "et factures jointes."),
+                                   (lea, 41_050, "Sac de voyage jamais livré ; réclamation écrite sans réponse.")):
+        await Claim.insert(Claim(case=case.id, consumer=consumer.id, facts=facts, amount_cents=cents,
+                                 incident_date=incident, complaint_date=complaint, status="admitted",
+                                 reviewed_at=now - timedelta(days=5)))
+    await MediatorAssignment.insert(MediatorAssignment(
+        case=case.id, mediator=anne.id, declared_at=now - timedelta(days=8),
+        independence_statement="Je n'ai aucun lien avec les parties."))
+    if not await CompanyMember.exists().where(CompanyMember.company == case.company, CompanyMember.user == sophie.id):
+        await CompanyMember.insert(CompanyMember(company=case.company, user=sophie.id))
+    await do_start_mediation(anne, case.id)
+    for user in (anne, camille, lea, sophie):
+        await do_accept_charter(user, case.id)
+    await ensure_spaces(case.id)
+    plenary = await shared_space_id(case.id, "plenary")
+    for author, body in ((anne, "Bonjour à toutes et à tous. Je suis Anne Moreau, votre médiatrice. Chacun peut "
+                                "s'exprimer ici ; les échanges restent confidentiels."),
+                         (camille, "Bonjour. Nous demandons l'indemnisation de nos effets perdus, factures à l'appui."),
+                         (sophie, "Bonjour. Voyages Horizon souhaite trouver une solution : nous allons faire une "
+                                  "offre.")):
+        await do_post_message(author, plenary, body)
+    paris = ZoneInfo("Europe/Paris")
+    local = datetime.now(paris).replace(hour=18, minute=0, second=0, microsecond=0)
+    errors, _ = await do_create_proposal(sophie, case.id, ProposalDraft(
+        terms="Voyages Horizon rembourse à chaque voyageur 70 % du montant réclamé, sur justificatifs, sous 30 "
+              "jours après la signature de l'accord.",
+        rule_kind="share", share="70", vote_closes_at=(local + timedelta(days=5)).strftime("%Y-%m-%dT%H:%M"),
+        decide_by=(local + timedelta(days=10)).strftime("%Y-%m-%dT%H:%M")))
+    if errors:
+        raise SystemExit(f"demo proposal: {errors.fields}")
+
+
 def print_demo_accounts() -> None:
     print(f"\nDemo accounts (password for all: {DEMO_PASSWORD}):")
     for email, name, role in DEMO_ACCOUNTS:
@@ -137,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in {"seed-demo", "run"}:
         asyncio.run(seed_demo())
         asyncio.run(seed_demo_case())
+        asyncio.run(seed_demo_mediation())
         print_demo_accounts()
     if args.command in {"serve", "run"}:
         serve()

@@ -66,3 +66,20 @@ async def test_demo_case_is_seeded_once_with_two_claims_and_a_representative() -
     assert len(cases) == 1 and cases[0].status == "open"
     assert await Claim.count().where(Claim.case == cases[0].id) == 2
     assert await CompanyMember.count().where(CompanyMember.company == cases[0].company) == 1
+
+
+async def test_demo_mediation_is_seeded_once_in_mediation_with_messages_and_an_open_offer() -> None:
+    from app.cli import DEMO_MEDIATION_TITLE, seed_demo_case, seed_demo_mediation
+    from app.tables import Case, Message, Phase, Proposal, Space
+
+    await seed_demo()
+    await seed_demo_case()
+    await seed_demo_mediation()
+    await seed_demo_mediation()
+    cases = await Case.objects().where(Case.title == DEMO_MEDIATION_TITLE)
+    assert len(cases) == 1 and cases[0].status == "in_mediation" and cases[0].ends_at is not None
+    assert await Phase.count().where(Phase.case == cases[0].id) >= 4
+    spaces = [row["id"] for row in await Space.select(Space.id).where(Space.case == cases[0].id)]
+    assert await Message.count().where(Message.space.is_in(spaces)) == 3
+    proposals = await Proposal.objects().where(Proposal.case == cases[0].id)
+    assert [(p.status, p.rule_kind, p.share_basis_points) for p in proposals] == [("open", "share", 7_000)]

@@ -274,7 +274,14 @@ async def mediation_panel(access: CaseAccess) -> dict[str, Any]:
         and invitation.answer == "" and invitation.deadline > datetime.now(UTC),
         "can_escalate": case.status == CaseStatus.refused and has_active_claim,
         **await _timeline_summary(access),
+        **await _room_link(access),
     }
+
+
+async def _room_link(access: CaseAccess) -> dict[str, Any]:
+    from app.actions.room import room_link  # (imports this module)
+
+    return await room_link(access)
 
 
 async def _timeline_summary(access: CaseAccess) -> dict[str, Any]:
