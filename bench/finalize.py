@@ -14,62 +14,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import secrets
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-RUN = secrets.token_hex(4)
-_SERVER_DATABASE_URL = os.environ.get("DATABASE_URL", "")
-BENCH_DATABASE = f"clf_bench_{RUN}"
+from bench import throwaway  # noqa: E402  (after the path is set)
 
-
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
-
-
-async def _postgres(statement: str) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(_with_database(_SERVER_DATABASE_URL, "postgres"))
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
-def prepare_environment() -> None:
-    """Before anything imports the app: a folder, database and Redis prefix of this run's own."""
-    if _SERVER_DATABASE_URL:
-        asyncio.run(_postgres(f'CREATE DATABASE "{BENCH_DATABASE}"'))
-        os.environ["DATABASE_URL"] = _with_database(_SERVER_DATABASE_URL, BENCH_DATABASE)
-    os.environ.update({"VAR_DIR": tempfile.mkdtemp(prefix=f"clf-bench-{RUN}-"), "REDIS_PREFIX": f"clf-bench-{RUN}",
-                       "SMTP_URL": "", "EMBEDDED_WORKER": "0"})
-
-
-def cleanup_environment() -> None:
-    shutil.rmtree(os.environ["VAR_DIR"], ignore_errors=True)
-    if _SERVER_DATABASE_URL:
-        asyncio.run(_postgres(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)'))
-    if os.environ.get("REDIS_URL"):
-        import redis
-
-        client = redis.Redis.from_url(os.environ["REDIS_URL"])
-        try:
-            prefix = os.environ["REDIS_PREFIX"]
-            for pattern in (f"{prefix}*", f"{prefix.upper()}*"):
-                keys = list(client.scan_iter(match=pattern, count=500))
-                if keys:
-                    client.delete(*keys)
-        finally:
-            client.close()
+RUN = throwaway.RUN
 
 
 async def build_case(consumers: int) -> int:
@@ -180,8 +133,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--consumers", type=int, default=1000)
     arguments = parser.parse_args()
-    prepare_environment()
+    throwaway.prepare(EMBEDDED_WORKER="0")
     try:
         asyncio.run(main(arguments.consumers))
     finally:
-        cleanup_environment()
+        throwaway.cleanup()

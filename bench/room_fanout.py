@@ -20,7 +20,6 @@ import os
 import re
 import resource
 import secrets
-import shutil
 import signal
 import socket
 import statistics
@@ -31,46 +30,23 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-RUN = secrets.token_hex(4)
+from bench import throwaway  # noqa: E402  (after the path is set)
+
+RUN = throwaway.RUN
 PASSWORD = "bench password " + RUN
-_SERVER_DATABASE_URL = os.environ.get("DATABASE_URL", "")
-BENCH_DATABASE = f"clf_bench_{RUN}"
-
-
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
-
-
-async def _postgres(statement: str) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(_with_database(_SERVER_DATABASE_URL, "postgres"))
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
 
 
 def prepare_environment() -> None:
-    """Before anything imports the app: a folder, database and Redis prefix of this run's own."""
-    if _SERVER_DATABASE_URL:
-        asyncio.run(_postgres(f'CREATE DATABASE "{BENCH_DATABASE}"'))
-        os.environ["DATABASE_URL"] = _with_database(_SERVER_DATABASE_URL, BENCH_DATABASE)
-    os.environ.update({"VAR_DIR": tempfile.mkdtemp(prefix=f"clf-bench-{RUN}-"), "REDIS_PREFIX": f"clf-bench-{RUN}",
-                       "LOGIN_RATE_PER_MINUTE": "100000", "SMTP_URL": "", "LOG_LEVEL": "warning"})
+    """Before anything imports the app: a world of this run's own, and file descriptors for many clients."""
+    throwaway.prepare(LOGIN_RATE_PER_MINUTE="100000", LOG_LEVEL="warning")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
 
 
-def cleanup_environment() -> None:
-    shutil.rmtree(os.environ["VAR_DIR"], ignore_errors=True)
-    if _SERVER_DATABASE_URL:
-        asyncio.run(_postgres(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)'))
+cleanup_environment = throwaway.cleanup
 
 
 @dataclass
@@ -356,7 +332,7 @@ async def main(args: argparse.Namespace) -> None:
         await asyncio.gather(*(client.task for client in clients if client.task), return_exceptions=True)
         took = server.stop()
         backend = "redis" if os.environ.get("REDIS_URL") else "memory"
-        engine = "postgresql" if _SERVER_DATABASE_URL else "sqlite"
+        engine = "postgresql" if throwaway.SERVER_DATABASE_URL else "sqlite"
         print(f"engine={engine} channels={backend} duplicates={duplicates} max_ms={max(latencies):.1f} "
               f"server_stop_s={took:.1f}")
         print(f"clients={len(clients)} rate={args.rate:g} p50_ms={percentile(latencies, 50):.1f} "
