@@ -230,6 +230,28 @@ def _check(party: ProposalParty, draft: ProposalDraft, *, default_threshold: int
     return draft_errors(problems), checked
 
 
+# What every admitted consumer would receive together must stay a 32-bit count of cents (PostgreSQL's integer,
+# as the fee's basis is stored): 21 million euros per case is far beyond any consumer dispute.
+MAX_TOTAL_CENTS = 2**31 - 1
+
+
+async def total_errors(case_id: int, checked: CheckedProposal) -> FormErrors:
+    """A form error when the amounts of all the admitted consumers together would be out of bounds."""
+    errors = FormErrors()
+    if checked.rule_kind == RuleKind.item:
+        return errors
+    claims = await Claim.select(Claim.amount_cents).where(Claim.case == case_id,
+                                                          Claim.status == ClaimStatus.admitted.value)
+    total = sum(amount_for(checked.rule_kind, fixed_cents=checked.fixed_cents,
+                           share_basis_points=checked.share_basis_points, claimed_cents=row["amount_cents"] or 0)
+                for row in claims)
+    if total > MAX_TOTAL_CENTS:
+        errors.add("share" if checked.rule_kind == RuleKind.share else "amount",
+                   _("Together, the consumers would receive %(total)s: this is too large for one case.")
+                   % {"total": euros(total)})
+    return errors
+
+
 def _row(checked: CheckedProposal, **values: Any) -> Proposal:
     return Proposal(terms=checked.terms, rule_kind=checked.rule_kind, fixed_cents=checked.fixed_cents,
                     share_basis_points=checked.share_basis_points, item=checked.item,
@@ -246,6 +268,9 @@ async def do_create_proposal(actor: User, case_id: int, draft: ProposalDraft) ->
         raise ActionRefused(_("The mediation has ended: no new proposal can be made."), 409)
     errors, checked = _check(party, draft, default_threshold=75)
     if errors or checked is None:
+        return errors, None
+    errors = await total_errors(case_id, checked)
+    if errors:
         return errors, None
     async with write_transaction():
         await lock_case(case_id)
@@ -276,6 +301,9 @@ async def do_amend_proposal(actor: User, proposal_id: int, version: str, draft: 
         raise ActionRefused(_("Only the mediator, or the company for its own offer, can amend this proposal."), 403)
     errors, checked = _check(party, draft, default_threshold=proposal.vote_threshold_pct)
     if errors or checked is None:
+        return errors, None
+    errors = await total_errors(proposal.case, checked)
+    if errors:
         return errors, None
     async with write_transaction():
         superseded = await Proposal.update({Proposal.status: ProposalStatus.superseded.value}).where(
@@ -472,6 +500,7 @@ class TallyRow:
     amount_cents: int
     vote: str
     decision: str
+    comment: str = ""  # the vote's optional comment, which the vote form says the mediator reads
 
 
 @dataclass
@@ -495,12 +524,15 @@ async def live_tally(proposal: Proposal, *, with_rows: bool) -> LiveTally:
     """Votes and decisions of the eligible consumers (withdrawn or no longer admitted ones do not count)."""
     claims = await eligible_claims(proposal.case)
     consumers = {row["consumer"] for row in claims}
-    votes = {row["consumer"]: row["choice"] for row in await Vote.select(Vote.consumer, Vote.choice).where(
-        Vote.proposal == proposal.id) if row["consumer"] in consumers}
+    vote_rows = [row for row in await Vote.select(Vote.consumer, Vote.choice, Vote.comment).where(
+        Vote.proposal == proposal.id) if row["consumer"] in consumers]
+    votes = {row["consumer"]: row["choice"] for row in vote_rows}
+    comments = {row["consumer"]: row["comment"] or "" for row in vote_rows}
     decisions = {row["consumer"]: row["choice"] for row in await Decision.select(
         Decision.consumer, Decision.choice).where(Decision.proposal == proposal.id) if row["consumer"] in consumers}
     rows = [TallyRow(name=row["name"] or "", amount_cents=own_amount(proposal, _claim_of(row)),
-                     vote=votes.get(row["consumer"], ""), decision=decisions.get(row["consumer"], ""))
+                     vote=votes.get(row["consumer"], ""), decision=decisions.get(row["consumer"], ""),
+                     comment=comments.get(row["consumer"], ""))
             for row in claims] if with_rows else []
     choices = list(decisions.values())
     return LiveTally(votes=tally(list(votes.values()), proposal.vote_threshold_pct),

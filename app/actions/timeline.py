@@ -36,6 +36,7 @@ from app.domain.timeline import (
     check_extension,
     check_phase_due,
     check_phase_title,
+    clean_typed,
     default_phases,
     end_of_day,
     extended_ends_at,
@@ -262,6 +263,7 @@ def _check_phase_form(case: Case, title: str, due_raw: str) -> tuple[FormErrors,
 
 async def do_update_phase(actor: User, case_id: int, phase_id: int, title: str, due_raw: str) -> FormErrors:
     """The mediator renames a phase or moves its due date, within the case's limit."""
+    title = clean_typed(title, one_line=True)
     case = await _mediator_case(actor, case_id)
     phase = await _phase_of(case_id, phase_id)
     errors, due_at = _check_phase_form(case, title, due_raw)
@@ -280,6 +282,7 @@ async def do_update_phase(actor: User, case_id: int, phase_id: int, title: str, 
 
 async def do_add_phase(actor: User, case_id: int, title: str, due_raw: str) -> FormErrors:
     """The mediator adds a custom phase at the end of the timeline."""
+    title = clean_typed(title, one_line=True)
     case = await _mediator_case(actor, case_id)
     errors, due_at = _check_phase_form(case, title, due_raw)
     if not title.strip():
@@ -364,6 +367,7 @@ async def parties_of(case: Case) -> list[int]:
 
 async def do_extend_limit(actor: User, case_id: int, new_day_raw: str, reason: str) -> FormErrors:
     """The mediator pushes the limit of a complex case, with a reason; every party is told at once."""
+    reason = clean_typed(reason)
     case = await _mediator_case(actor, case_id)
     assert case.ends_at is not None
     new_day = parse_day(new_day_raw)

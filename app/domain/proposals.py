@@ -168,7 +168,10 @@ def parse_local_datetime(raw: str, zone: tzinfo) -> datetime | None:
         return None
     if value.tzinfo is not None:
         return None
-    return value.replace(tzinfo=zone, second=0, microsecond=0).astimezone(UTC)
+    try:  # the first and last days of the calendar do not convert ("0001-01-01T00:00" in Paris is before year 1)
+        return value.replace(tzinfo=zone, second=0, microsecond=0).astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None
 
 
 def format_amount_input(cents: int, language: str) -> str:

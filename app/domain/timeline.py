@@ -3,6 +3,7 @@ mediator's reminders before the limit, where "today" stands, and what each party
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -94,6 +95,16 @@ def end_of_day(day: date, limit: datetime | None = None) -> datetime:
     if limit is not None and day == limit.astimezone(PARIS).date():
         return min(moment, limit)
     return moment
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_typed(raw: str, *, one_line: bool = False) -> str:
+    """A title or reason as typed, without control characters (PostgreSQL refuses NUL in text; a title keeps
+    no line breaks), Windows line ends unified, trimmed."""
+    text = _CONTROL.sub("", (raw or "").replace("\r\n", "\n").replace("\r", "\n"))
+    return (" ".join(text.split()) if one_line else text).strip()
 
 
 def check_phase_title(title: str) -> str:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
+
+from app import i18n
 from app.domain.deadlines import mediation_ends_at
 from app.domain.timeline import (
     PARIS,
@@ -29,6 +33,12 @@ END = mediation_ends_at(START)
 def phases_from(now: datetime, *, done: int = 0) -> list[PhaseInfo]:
     return [PhaseInfo(draft.kind, "", draft.due_at, index < done)
             for index, draft in enumerate(default_phases(START, END))]
+
+
+@pytest.fixture(autouse=True)
+def english() -> Iterator[None]:
+    with i18n.language_of("en"):
+        yield
 
 
 def test_default_phases_follow_the_template_inside_the_90_days_in_increasing_order() -> None:

@@ -3,17 +3,21 @@ download what (404 for anyone else), the file fingerprints, signing, countersign
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.actions.agreements import do_finalize_proposal
+from app.actions.agreements import do_countersign, do_finalize_proposal, do_sign_agreement
+from app.actions.mediation import ActionRefused
+from app.domain.accounts import FormErrors
 from app.tables import Agreement, AuditEvent, Case, Certificate, CollectiveRecord, Decision, Fee, Proposal, Role
 from tests.factories_mediation import (  # noqa: F401  (browsers_fixture provides `browsers`)
     Browsers,
     browsers_fixture,
+    make_member,
 )
 from tests.factories_proposals import ProposalWorld, make_proposal_world, reload_proposal, set_claim_status
 from tests.fixtures import PASSWORD, csrf_token, make_account
@@ -272,3 +276,41 @@ async def test_the_agreements_page_speaks_the_viewers_language(browsers: Browser
     response = await client.get(f"/cases/{done.world.case_id}/agreements")
     assert response.status_code == 200
     assert f'lang="{language}"' in response.text
+
+
+async def test_two_signatures_at_once_make_one() -> None:
+    # Given an agreement to sign
+    done = await finalized_world()
+    agreement, owner = done.agreements[0], done.world.consumers[0].user
+    # When its consumer's two requests (a double click, two tabs) sign it at the same moment
+    results = await asyncio.gather(*(do_sign_agreement(owner, agreement.id, PASSWORD, ip="192.0.2.1",
+                                                       user_agent=f"tab {tab}") for tab in (1, 2)),
+                                   return_exceptions=True)
+    # Then one signs, the other is refused clearly, and one signature is recorded
+    refused = [result for result in results if isinstance(result, ActionRefused)]
+    assert len(refused) == 1 and refused[0].status_code == 409, results
+    assert [result for result in results if isinstance(result, FormErrors) and not result] != []
+    fresh = await Agreement.objects().where(Agreement.id == agreement.id).first()
+    assert fresh is not None and fresh.signed_at is not None
+    assert await AuditEvent.count().where(AuditEvent.case == done.world.case_id,
+                                          AuditEvent.kind == "agreement_signed") == 1
+
+
+async def test_two_countersignatures_at_once_make_one_fee_and_one_closing() -> None:
+    # Given both accepting consumers signed
+    done = await finalized_world()
+    world = done.world
+    for agreement, account in zip(done.agreements, world.consumers, strict=False):
+        assert not await do_sign_agreement(account.user, agreement.id, PASSWORD, ip="192.0.2.1", user_agent="t")
+    other_member = await make_member(world.company)
+    # When two representatives of the company countersign at the same moment
+    results = await asyncio.gather(
+        do_countersign(world.member.user, world.case_id, ip="192.0.2.2", user_agent="a"),
+        do_countersign(other_member.user, world.case_id, ip="192.0.2.3", user_agent="b"), return_exceptions=True)
+    # Then one countersigns, the other is told it is done, and there is one fee, one closing
+    refused = [result for result in results if isinstance(result, ActionRefused)]
+    assert len(refused) == 1 and refused[0].status_code == 409, results
+    assert await Fee.count().where(Fee.case == world.case_id) == 1
+    assert await AuditEvent.count().where(AuditEvent.case == world.case_id, AuditEvent.kind == "case_closed") == 1
+    certificates = await Certificate.count().where(Certificate.case == world.case_id)
+    assert certificates == 1  # the refusing consumer's, no duplicate

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
@@ -18,7 +19,7 @@ from app.actions.notifications import do_claim_due_reminders, do_handle_reminder
 from app.actions.proposals import do_schedule_proposal_reminders
 from app.domain.proposals import sign_shown_at
 from app.settings import get_settings
-from app.tables import CharterAcceptance, Claim, Decision, Proposal, Reminder, Role, Vote
+from app.tables import CharterAcceptance, Claim, Decision, Phase, Proposal, Reminder, Role, Vote
 from tests.factories_mediation import (  # noqa: F401  (browsers_fixture provides `browsers`)
     Browsers,
     browsers_fixture,
@@ -445,3 +446,153 @@ async def test_a_reminder_due_after_a_withdrawal_sends_nothing() -> None:
                                params={"proposal_id": proposal.id})
     await sweep()
     assert await notifications_of(world.consumers[0], "proposal_vote_due") == []
+
+
+# --- hostile input ---------------------------------------------------------------------------------------------
+
+HOSTILE = ("x" * 20_000, "<script>alert(1)</script>", "-1", "99999999999999999999999", "9999-12-31T23:59",
+           "0001-01-01T00:00", "9999-12-31", "0001-01-01", "2026-02-30", "abc", "", "a\x00b\x1f")
+
+
+async def test_impossible_dates_are_form_errors_and_nothing_is_stored(browsers: Browsers) -> None:
+    # Given a case whose proposal the company may amend, and a case without a proposal
+    world, _consumers, company, _mediator = await world_with_browsers(browsers)
+    empty, _c, company_b, _m = await world_with_browsers(browsers, proposal=False)
+    assert world.proposal is not None
+    # When dates out of the calendar's ends, or impossible ones, are typed in either field
+    for moment_ in ("0001-01-01T00:00", "0001-01-01T00:09", "9999-12-31T23:59", "2026-02-30T10:00"):
+        for name in ("vote_closes_at", "decide_by"):
+            made = await post_form(company_b, f"/cases/{empty.case_id}/proposals", offer(**{name: moment_}),
+                                   follow_redirects=False)
+            amended = await post_form(company, f"/proposals/{world.proposal.id}/versions",
+                                      offer(version="1", **{name: moment_}), follow_redirects=False)
+            # Then each is a form error, never a crash
+            for response in (made, amended):
+                assert response.status_code == 422, (moment_, name, response.status_code)
+                assert "Please correct the fields marked below." in response.text
+    # and nothing was stored
+    assert await Proposal.count().where(Proposal.case == empty.case_id) == 0
+    assert await Proposal.count().where(Proposal.case == world.case_id) == 1
+
+
+async def test_what_all_consumers_would_receive_together_must_fit_one_case(browsers: Browsers) -> None:
+    # Given three consumers who each claim ten million euros
+    world = await make_proposal_world(amounts=[1_000_000_000] * 3, proposal=False)
+    mediator = await browsers.as_(world.mediator)
+    # When the mediator proposes the whole claimed amounts (30 M€, beyond what a case's fee can be counted on)
+    response = await post_form(mediator, f"/cases/{world.case_id}/proposals",
+                               offer(rule_kind="share", share="100", amount=""), follow_redirects=False)
+    # Then it is a form error, and nothing is stored
+    assert response.status_code == 422 and "this is too large for one case" in response.text
+    assert await Proposal.count().where(Proposal.case == world.case_id) == 0
+    # while a third of it is fine
+    response = await post_form(mediator, f"/cases/{world.case_id}/proposals",
+                               offer(rule_kind="share", share="33", amount=""), follow_redirects=False)
+    assert response.status_code == 303
+
+
+async def test_html_in_terms_and_comments_is_shown_inert_and_the_mediator_reads_the_comments(
+        browsers: Browsers) -> None:
+    # Given a proposal whose terms carry markup, and a consumer's vote comment with markup too
+    world, [alice, *_], company, mediator = await world_with_browsers(
+        browsers, terms='Remboursement <script>alert("t")</script> <b>gras</b> & 100 €')
+    assert world.proposal is not None
+    assert (await vote(alice, world.proposal, "no", comment="<img src=x onerror=alert(1)> trop peu")).status_code == 303
+    # When the parties read the proposal
+    seen = await mediator.get(f"/proposals/{world.proposal.id}")
+    tally = await mediator.get(f"/proposals/{world.proposal.id}/tally", headers={"HX-Request": "true"})
+    # Then the markup is escaped text, and the mediator reads the comment (by name, as the vote form promises)
+    for page in (seen, tally):
+        assert "&lt;img src=x onerror=alert(1)&gt; trop peu" in page.text and "<img src=x" not in page.text
+    assert "&lt;script&gt;alert(&#34;t&#34;)&lt;/script&gt; &lt;b&gt;gras&lt;/b&gt; &amp; 100 €" in seen.text
+    assert "<script>alert" not in seen.text
+    # the company reads the terms, never the consumers' comments
+    offer_page = await company.get(f"/proposals/{world.proposal.id}")
+    assert "&lt;b&gt;gras" in offer_page.text and "trop peu" not in offer_page.text
+
+
+ROUTE_GROUPS = ("authors", "answers", "timeline", "documents")
+
+
+@pytest.mark.parametrize("group", ROUTE_GROUPS)
+async def test_hostile_input_at_every_issue_5_post_route_is_a_clear_4xx_never_a_5xx(
+        browsers: Browsers, group: str) -> None:
+    # Given the parties of a case with an open proposal, a started timeline, a finalized proposal, a failed case
+    routes: list[tuple[Client, str, dict[str, str]]] = []  # (who, path, a valid form the payload goes into)
+    if group in ("authors", "answers", "timeline"):
+        world, [alice, *_], company, mediator = await world_with_browsers(browsers)
+        assert world.proposal is not None
+        pid, cid = world.proposal.id, world.case_id
+        dates = {"vote_closes_at": local(timedelta(days=3)), "decide_by": local(timedelta(days=6))}
+        if group == "authors":
+            routes = [(mediator, f"/cases/{cid}/proposals", offer(**dates)),
+                      (company, f"/proposals/{pid}/versions", offer(version="1", **dates))]
+            routes += [(mediator, f"/proposals/{pid}/{action}", {}) for action in ("vote/close", "close-decisions")]
+            routes += [(company, f"/proposals/{pid}/withdraw", {})]
+        elif group == "answers":
+            shown = sign_shown_at(get_settings().secret_key, proposal_id=pid, version=1,
+                                  user_id=world.consumers[0].user.id, shown_at=datetime.now(UTC))
+            routes = [(alice, f"/proposals/{pid}/votes", {"version": "1", "choice": "yes", "comment": "ok"}),
+                      (alice, f"/proposals/{pid}/decisions", {"version": "1", "choice": "accept", "amount": "8000",
+                                                              "shown": shown})]
+        else:
+            from app.actions.timeline import do_create_default_timeline
+
+            now = datetime.now(UTC)
+            await do_create_default_timeline(cid, now, now + timedelta(days=90))
+            phase = await Phase.objects().where(Phase.case == cid).first()
+            assert phase is not None
+            day_ = (now + timedelta(days=5)).astimezone(PARIS).date().isoformat()
+            base = f"/cases/{cid}/timeline/phases"
+            routes = [(mediator, base, {"title": "Expertise", "due_on": day_}),
+                      (mediator, f"{base}/{phase.id}", {"title": "Échanges", "due_on": day_}),
+                      (mediator, f"{base}/{phase.id}/done", {"done": "1"}),
+                      (mediator, f"{base}/{phase.id}/move", {"direction": "down"}),
+                      (mediator, f"/cases/{cid}/extensions", {
+                          "ends_on": (now + timedelta(days=100)).astimezone(PARIS).date().isoformat(),
+                          "reason": "Expertise technique"})]
+    else:
+        from tests.routes.test_agreements import finalized_world
+        from tests.routes.test_escalation import failed_world
+
+        done, failed = await finalized_world(), await failed_world()
+        signer, company = await browsers.as_(done.world.consumers[0]), await browsers.as_(done.world.member)
+        routes = [(signer, f"/agreements/{done.agreements[0].id}/sign", {"password": "wrong"}),
+                  (company, f"/cases/{done.world.case_id}/agreements/countersign", {}),
+                  (await browsers.as_(failed.consumer_a), f"/claims/{failed.claim_a.id}/escalate", {"opt_in": "1"})]
+    # When each field in turn (and every field at once, and unknown ones) carries a hostile value
+    problems = []
+    for client, path, valid in routes:
+        for payload in HOSTILE:
+            forms = [valid | {name: payload} for name in valid] + [{name: payload for name in (*valid, "x", "id")}]
+            if payload == HOSTILE[0]:  # and a megabyte in every field
+                forms.append({name: "é" * 1_000_000 for name in (*valid, "x")})
+            for form in forms:
+                response = await post_form(client, path, form, follow_redirects=False)
+                if response.status_code >= 500:
+                    problems.append((path, sorted(name for name in form if form[name] == payload), payload[:20]))
+        # and the path's ids are forged
+        for forged in ("abc", "-1", "0", "99999999999", "2147483647"):
+            response = await post_form(client, re.sub(r"/\d+", f"/{forged}", path, count=1), valid,
+                                       follow_redirects=False)
+            if response.status_code >= 500 or response.status_code < 400:
+                problems.append((path, "forged id", forged, response.status_code))
+    # Then every answer is a page or a redirect, never a server error
+    assert problems == []
+
+
+async def test_a_logged_out_visitor_is_sent_to_log_in(browsers: Browsers) -> None:
+    world = await make_proposal_world()
+    assert world.proposal is not None
+    visitor = await browsers.as_(None)
+    for path in (f"/cases/{world.case_id}/proposals", f"/proposals/{world.proposal.id}",
+                 f"/proposals/{world.proposal.id}/tally", f"/cases/{world.case_id}/timeline",
+                 f"/cases/{world.case_id}/agreements", f"/cases/{world.case_id}/agreements/record",
+                 f"/cases/{world.case_id}/invoice", "/agreements/1", "/agreements/1/pdf", "/certificates/1",
+                 f"/claims/{world.claims[0].id}/escalate", f"/claims/{world.claims[0].id}/escalate/bundle.zip"):
+        response = await visitor.get(path, follow_redirects=False)
+        assert response.status_code in (302, 303) and "/login" in response.headers["location"], (path, response)
+    response = await post_form(visitor, f"/proposals/{world.proposal.id}/votes", {"choice": "yes"},
+                               follow_redirects=False)
+    assert response.status_code in (302, 303, 401, 403)
+    assert await Vote.count().where(Vote.proposal == world.proposal.id) == 0

@@ -280,3 +280,28 @@ async def test_a_withdrawal_before_the_start_gives_no_certificate(browsers: Brow
     assert (await reload_claim(world.claim_b)).status == "withdrawn"
     assert not await Certificate.exists().where(Certificate.claim == world.claim_b.id)
     assert not await Reminder.exists().where(Reminder.key.like(limit_reminder_prefix(world.case.id) + "%"))
+
+
+async def test_control_characters_in_a_title_or_a_reason_are_dropped_not_a_crash(browsers: Browsers) -> None:
+    # Given a started mediation
+    world = await started_world(browsers)
+    mediator = await browsers.as_(world.mediator)
+    first = (await phases_of(world))[0]
+    due = day_input(world.case.started_at + timedelta(days=10))
+    # When the mediator's title and reason carry NUL and other control characters (PostgreSQL refuses NUL)
+    renamed = await post_form(mediator, f"/cases/{world.case.id}/timeline/phases/{first.id}",
+                              {"title": "Exposés\x00 écrits\x1b\n", "due_on": due}, follow_redirects=False)
+    added = await post_form(mediator, f"/cases/{world.case.id}/timeline/phases",
+                            {"title": "\x00Expertise\x07", "due_on": due}, follow_redirects=False)
+    blank = await post_form(mediator, f"/cases/{world.case.id}/timeline/phases", {"title": "\x00\x01", "due_on": due})
+    extended = await post_form(mediator, f"/cases/{world.case.id}/extensions", {
+        "ends_on": day_input(world.case.ends_at + timedelta(days=20)), "reason": "Expertise\x00 technique\r\nlongue"},
+        follow_redirects=False)
+    # Then they are saved without them (a title of only control characters is no title)
+    assert (renamed.status_code, added.status_code, blank.status_code, extended.status_code) == (303, 303, 422, 303)
+    phases = await phases_of(world)
+    assert phases[0].title == "Exposés écrits" and phases[-1].title == "Expertise"
+    [extension] = await DeadlineExtension.objects().where(DeadlineExtension.case == world.case.id)
+    assert extension.reason == "Expertise technique\nlongue"
+    [notice] = await notifications_of(world.consumer_a, "mediation_extended")
+    assert "\x00" not in notice.body

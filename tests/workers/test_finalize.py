@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import re
 import threading
 import time
+import zlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -245,3 +247,78 @@ def test_an_agreement_pdf_is_deterministic_and_its_fingerprint_covers_the_amount
     assert agreement_fingerprint(replace(doc, amount_cents=123_457)) != fingerprint
     assert agreement_fingerprint(replace(doc, terms="Remboursement : 60 %.")) != fingerprint
     assert agreement_pdf(replace(doc, amount_cents=123_457), "fr") != french
+
+
+def pdf_text(content: bytes) -> str:
+    """The text a PDF of ours draws (its compressed content streams' strings), in order, one line per string."""
+    strings: list[str] = []
+    for stream in re.findall(rb"stream\r?\n(.*?)endstream", content, re.S):
+        with contextlib.suppress(zlib.error):
+            data = zlib.decompressobj().decompress(stream)
+            for raw in re.findall(rb"\(((?:\\.|[^\\)])*)\) Tj", data, re.S):
+                text = re.sub(rb"\\([0-7]{1,3})", lambda match: bytes([int(match.group(1), 8)]), raw)
+                strings.append(re.sub(rb"\\(.)", rb"\1", text).decode("cp1252"))
+    return "\n".join(strings)
+
+
+def test_long_french_terms_with_markup_are_drawn_in_full_as_plain_text_across_pages() -> None:
+    from app.domain.notices import notice_texts
+    from app.pdfs import AgreementDoc, CollectiveRecordDoc, RecordLine, agreement_pdf, collective_record_pdf
+
+    # Given terms of over 4,000 characters: accents, €, markup reportlab's Paragraph would interpret, a long URL
+    words = [f"mot{index:04d}" for index in range(480)]
+    terms = ("Œuvre réparée à 100 € près <b>gras</b> <font color=red>&amp;</font> <para>x</para>\n"
+             + " ".join(words) + "\nhttps://exemple.fr/" + "a" * 300)
+    assert len(terms) > 4_000
+    now = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    doc = AgreementDoc(
+        agreement_ref="A-1-2-3", case_id=1, case_title="Frais cachés", company_name="Société Générale",
+        consumer_name="Zoë Lœwe", consumer_email="zoe@example.org", mediator_name="Maud Médiatrice",
+        proposal_number=1, proposal_version=1, proposal_author_role="mediator", terms=terms, rule_kind="fixed",
+        amount_cents=123_456, item="", claimed_cents=246_912, notices=tuple(notice_texts(now, "fr")),
+        mediation_started_at=now, proposed_at=now, decide_by=now, accepted_at=now, finalized_at=now)
+    record = CollectiveRecordDoc(
+        case_id=1, case_title="Frais cachés", company_name="Société Générale", mediator_name="Maud Médiatrice",
+        proposal_number=1, proposal_version=1, terms=terms, rule_kind="fixed", decide_by=now, finalized_at=now,
+        accepting=1, refusing=0, silent=0, agreements=(RecordLine("Zoë Lœwe", 123_456, ""),))
+    for content in (agreement_pdf(doc, "fr"), collective_record_pdf(record, "fr")):
+        # When its text is read back
+        text = pdf_text(content)
+        # Then it spans pages, and every word is there, the markup as plain text, accents and € included
+        assert len(re.findall(rb"/Type /Page\b", content)) >= 2
+        assert all(word in text for word in words)
+        assert "Œuvre réparée à 100 € près <b>gras</b> <font color=red>&amp;</font> <para>x</para>" in text
+        assert text.replace("\n", "").count("a" * 300) == 1  # the URL is cut into lines, not off the page
+        assert "Zoë Lœwe" in text and "1 234,56" in text.replace("\u00a0", " ")
+
+
+async def test_a_decision_racing_the_lock_is_either_refused_or_in_the_agreements() -> None:
+    from app.actions.agreements import do_close_decisions
+    from app.actions.mediation import ActionRefused
+    from app.actions.proposals import do_decide, shown_token
+
+    for attempt in range(3):
+        # Given an open proposal, and a consumer whose decision form was shown a moment ago
+        world = await make_proposal_world(1)
+        assert world.proposal is not None
+        alice = world.consumers[0].user
+        token = shown_token(world.proposal, alice.id, datetime.now(UTC) - timedelta(seconds=1))
+        # When the mediator closes the decisions while the consumer accepts, at the same moment
+        try:
+            decided, closed = await asyncio.gather(
+                do_decide(alice, world.proposal.id, version="1", choice="accept", amount="8000", shown=token),
+                do_close_decisions(world.mediator.user, world.proposal.id), return_exceptions=True)
+        finally:
+            broker.flush(QUEUE)
+        # Then the lock always wins its race, and the decision is either refused clearly, or in before the lock
+        assert not isinstance(closed, BaseException), closed
+        assert (await reload_proposal(world.proposal)).status == "locked"
+        if isinstance(decided, ActionRefused):
+            assert decided.status_code == 409
+            assert await Decision.count().where(Decision.proposal == world.proposal.id) == 0
+        else:
+            assert not isinstance(decided, BaseException), decided
+        # and the finalization makes exactly what the stored decisions say
+        assert await do_finalize_proposal(world.proposal.id) == "finalized"
+        accepted = await Decision.count().where(Decision.proposal == world.proposal.id)
+        assert len((await counts(world))["agreements"]) == accepted, attempt
