@@ -25,7 +25,7 @@ from litestar.stores.redis import RedisStore
 from litestar.template.config import TemplateConfig
 
 from app import i18n, realtime
-from app.db import engine, prepare_sqlite
+from app.db import PooledSQLiteEngine, engine, prepare_sqlite
 from app.errors import handle_http_exception, handle_unexpected
 from app.routes.accounts import AccountController
 from app.routes.agreements import AgreementController, CaseAgreementsController, CertificateController
@@ -105,6 +105,8 @@ async def background_work(app: Litestar) -> AsyncIterator[None]:
             await asyncio.to_thread(worker.stop, 3000)
         if settings.uses_postgres:
             await db.close_connection_pool()  # type: ignore[union-attr]
+        elif isinstance(db, PooledSQLiteEngine):
+            await db.close_pool()
 
 
 def create_app(settings: Settings | None = None) -> Litestar:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import aiosqlite
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType, dict_factory
 
 from app.settings import Settings
 
@@ -43,6 +46,101 @@ class LoopLocalPostgresEngine(PostgresEngine):
             pools[loop] = value
 
 
+class _ConnectionPool:
+    """A few open SQLite connections of one event loop, handed out one statement at a time."""
+
+    def __init__(self, size: int) -> None:
+        self.slots = asyncio.Semaphore(size)
+        self.idle: list[aiosqlite.Connection] = []
+        self.opened = 0
+
+    async def acquire(self, open_connection: Callable[[], Any]) -> aiosqlite.Connection:
+        await self.slots.acquire()
+        if self.idle:
+            return self.idle.pop()
+        try:
+            connection = await open_connection()
+        except BaseException:
+            self.slots.release()
+            raise
+        self.opened += 1
+        return connection
+
+    def release(self, connection: aiosqlite.Connection) -> None:
+        self.idle.append(connection)
+        self.slots.release()
+
+    async def forget(self, connection: aiosqlite.Connection) -> None:
+        """A connection in an unknown state (its statement failed or was interrupted): closed, not reused."""
+        self.opened -= 1
+        self.slots.release()
+        closed = connection.stop()  # closes it in its thread once what is queued there has run
+        if closed is not None:
+            with contextlib.suppress(BaseException):  # the caller re-raises what interrupted it
+                await asyncio.shield(closed)
+
+    async def close(self) -> None:
+        idle, self.idle = self.idle, []
+        self.opened -= len(idle)
+        for connection in idle:
+            await connection.close()
+
+
+class PooledSQLiteEngine(SQLiteEngine):
+    """Piccolo's SQLite engine, reusing open connections for statements outside a transaction.
+
+    Piccolo opens a connection — and with aiosqlite a thread — for every such statement; starting that thread
+    blocks the event loop until it runs, which under load delayed every other request and stream. Statements
+    run in autocommit (isolation_level=None), so a reused connection carries no transaction from one to the
+    next. Transactions keep their own connection (Piccolo's). One pool per event loop: the web server and the
+    in-process worker run their own.
+    """
+
+    POOL_SIZE = 4
+
+    def _pool(self) -> _ConnectionPool:
+        pools = self.__dict__.setdefault("_pools", weakref.WeakKeyDictionary())
+        loop = asyncio.get_running_loop()
+        pool = pools.get(loop)
+        if pool is None:
+            pool = pools[loop] = _ConnectionPool(self.POOL_SIZE)
+        return pool
+
+    async def _open(self) -> aiosqlite.Connection:
+        connection = aiosqlite.connect(**self.connection_kwargs)
+        thread = getattr(connection, "_thread", None)
+        if thread is not None:
+            thread.daemon = True  # an idle pooled connection never holds the process at exit
+        await connection
+        await connection.execute("PRAGMA foreign_keys = 1")
+        connection.row_factory = dict_factory  # type: ignore[assignment]
+        return connection
+
+    async def _run_in_new_connection(self, query: str, args: list[Any] | None = None, query_type: str = "generic",
+                                     table: Any = None) -> Any:
+        pool = self._pool()
+        connection = await pool.acquire(self._open)
+        try:
+            async with connection.execute(query, args or []) as cursor:
+                if query_type == "insert" and self.get_version_sync() < 3.35:  # no RETURNING before 3.35
+                    assert table is not None
+                    pk = await self._get_inserted_pk(cursor, table)
+                    rows = [{table._meta.primary_key._meta.db_column_name: pk}]
+                else:
+                    rows = await cursor.fetchall()
+        except BaseException:
+            await pool.forget(connection)
+            raise
+        pool.release(connection)
+        return rows
+
+    async def close_pool(self) -> None:
+        """Close this event loop's idle connections (at shutdown)."""
+        pool = self.__dict__.get("_pools", {}).get(asyncio.get_running_loop())
+        if pool is not None:
+            await pool.close()
+
+
 def postgres_config(url: str) -> dict[str, Any]:
     """asyncpg connection arguments from a postgres:// URL."""
     parts = urlsplit(url)
@@ -62,7 +160,7 @@ def make_engine(settings: Settings) -> PostgresEngine | SQLiteEngine:
     if settings.uses_postgres:
         return LoopLocalPostgresEngine(config=postgres_config(settings.database_url))
     settings.var_dir.mkdir(parents=True, exist_ok=True)
-    return SQLiteEngine(path=str(settings.sqlite_path), timeout=30)
+    return PooledSQLiteEngine(path=str(settings.sqlite_path), timeout=30)
 
 
 def engine() -> PostgresEngine | SQLiteEngine:
