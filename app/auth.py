@@ -70,6 +70,14 @@ def end_session(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
     connection.scope.setdefault("state", {})[_USER_STATE_KEY] = None  # type: ignore[typeddict-item]
 
 
+async def logged_in_user(connection: ASGIConnection[Any, Any, Any, Any]) -> User:
+    """The logged-in user of a route guarded by requires_login (401, hence the login page, if there is none)."""
+    user = await current_user(connection)
+    if user is None:
+        raise NotAuthorizedException()
+    return user
+
+
 async def requires_login(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     if await current_user(connection) is None:
         raise NotAuthorizedException()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 from litestar import Request, Response
 from litestar.enums import MediaType
+from litestar.exceptions import NotFoundException
 from litestar.params import PathParameter
 from litestar.plugins.htmx import ClientRedirect
-from litestar.response import Redirect
+from litestar.response import File, Redirect
 from litestar.utils.scope.state import ScopeState
 from markupsafe import Markup, escape
 
@@ -87,3 +89,11 @@ def safe_next(value: str | None, default: str = "/") -> str:
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value or len(value) > 500:
         return default
     return value
+
+
+def stored_file(path: Path, filename: str, media_type: str) -> File:
+    """A stored file (evidence, attachment, produced document) as a private download; 404 if it is missing."""
+    if not path.is_file():
+        raise NotFoundException()
+    return File(path=path, filename=filename, media_type=media_type, content_disposition_type="attachment",
+                headers={"Cache-Control": "private, no-store"})

@@ -457,6 +457,21 @@ async def agreements_page(access: CaseAccess) -> dict[str, Any]:
             "sees_everyone": sees_everyone(access)}
 
 
+async def agreement_page(user: User, agreement_id: int) -> dict[str, Any]:
+    """What one agreement's page shows to this viewer, and whether they may sign it now (its consumer, claim still
+    admitted, the collective record not countersigned yet)."""
+    access, agreement = await agreement_for_viewer(user, agreement_id)
+    claim = await Claim.select(Claim.status).where(Claim.id == agreement.claim).first()
+    consumer = await User.select(User.display_name).where(User.id == agreement.consumer).first()
+    state = await signing_state(access.case.id)
+    is_owner = agreement.consumer == user.id
+    can_sign = (is_owner and agreement.signed_at is None and claim is not None
+                and claim["status"] == ClaimStatus.admitted.value and state.record is not None
+                and state.record.countersigned_at is None)
+    return {"case": access.case, "agreement": agreement, "consumer_name": consumer["display_name"] if consumer else "",
+            "is_owner": is_owner, "can_sign": can_sign, "state": state}
+
+
 # --- signing ------------------------------------------------------------------------------------------------
 
 

@@ -135,6 +135,14 @@ async def consumer_ids(case_id: int, statuses: list[str]) -> list[int]:
     return [row["consumer"] for row in rows]
 
 
+async def mediation_party_ids(case: Case, *, except_user: int | None = None) -> list[int]:
+    """Every party of a running mediation — admitted consumers, the company's representatives, the mediator —
+    but `except_user` (who acted, and need not be told)."""
+    ids = await consumer_ids(case.id, [ClaimStatus.admitted.value]) + await company_member_ids(case.company)
+    ids += [case.mediator] if case.mediator is not None else []
+    return [user_id for user_id in ids if user_id != except_user]
+
+
 async def active_consumer_ids(case_id: int) -> list[int]:
     return await consumer_ids(case_id, ACTIVE_CLAIM_STATES)
 
@@ -221,10 +229,9 @@ async def do_start_mediation(actor: User, case_id: int) -> Case:
         from app.actions.timeline import do_create_default_timeline  # (imports this module)
 
         await do_create_default_timeline(case.id, now, ends_at)  # the default phases, the mediator's reminders
-        parties = (await consumer_ids(case.id, [ClaimStatus.admitted.value]) + await company_member_ids(case.company)
-                   + [actor.id])
         await do_notify(
-            parties, kind="mediation_started", legal=True, case_id=case.id, link=f"/cases/{case.id}",
+            await mediation_party_ids(case), kind="mediation_started", legal=True, case_id=case.id,
+            link=f"/cases/{case.id}",
             title=N_("The mediation of “%(title)s” has started"),
             body=N_("The mediation of the case “%(title)s” started on %(start)s. It must reach its outcome by "
                     "%(end)s (90 days, Code de la consommation R612-5), unless the mediator extends it for a "

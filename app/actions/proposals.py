@@ -20,9 +20,9 @@ from app import i18n
 from app.actions.mediation import (
     PARIS,
     ActionRefused,
-    company_member_ids,
     euros,
     iso_day,
+    mediation_party_ids,
     record,
     reminder_params,
 )
@@ -114,13 +114,6 @@ async def eligible_claims(case_id: int) -> list[dict[str, Any]]:
         Claim.id, Claim.consumer, Claim.amount_cents, Claim.consumer.display_name.as_alias("name"),
     ).where(Claim.case == case_id, Claim.status == ClaimStatus.admitted.value,
             Claim.consumer.is_in(accepted)).order_by(Claim.id)
-
-
-async def party_ids(case: Case) -> list[int]:
-    """Everyone told about a proposal: admitted consumers, the company's representatives, the mediator."""
-    consumers = [row["consumer"] for row in await Claim.select(Claim.consumer).where(
-        Claim.case == case.id, Claim.status == ClaimStatus.admitted.value)]
-    return consumers + await company_member_ids(case.company) + ([case.mediator] if case.mediator else [])
 
 
 # --- rules of who may do what ------------------------------------------------------------------------------------
@@ -345,7 +338,7 @@ async def do_withdraw_proposal(actor: User, proposal_id: int) -> Proposal:
         await do_cancel_reminders(f"proposal:{proposal.id}:")
         await record(proposal.case, actor.id, "proposal_withdrawn", proposal_id=proposal.id)
         await do_notify(
-            [user_id for user_id in await party_ids(party.case) if user_id != actor.id], kind="proposal_withdrawn",
+            await mediation_party_ids(party.case, except_user=actor.id), kind="proposal_withdrawn",
             case_id=party.case.id, link=f"/cases/{party.case.id}/proposals",
             title=N_("Proposal no. %(number)s in “%(title)s” was withdrawn"),
             body=N_("The proposal was withdrawn: there is nothing more to vote on or decide about it."),
@@ -355,7 +348,7 @@ async def do_withdraw_proposal(actor: User, proposal_id: int) -> Proposal:
 
 
 async def _announce(party: ProposalParty, proposal: Proposal, *, amended: bool) -> None:
-    recipients = [user_id for user_id in await party_ids(party.case) if user_id != party.user.id]
+    recipients = await mediation_party_ids(party.case, except_user=party.user.id)
     params = {"number": proposal.number, "version": proposal.version, "title": party.case.title,
               "vote": iso_day(proposal.vote_closes_at), "deadline": iso_day(proposal.decide_by)}
     body = N_("Read it, vote (the vote is indicative) by %(vote)s, and accept or refuse it by %(deadline)s. You are "
@@ -394,7 +387,7 @@ async def do_close_vote(actor: User, proposal_id: int) -> Proposal:
         await do_cancel_reminders(f"proposal:{proposal.id}:vote:")
         await record(proposal.case, actor.id, "proposal_vote_closed", proposal_id=proposal.id)
         await do_notify(
-            [user_id for user_id in await party_ids(party.case) if user_id != actor.id], kind="proposal_vote_closed",
+            await mediation_party_ids(party.case, except_user=actor.id), kind="proposal_vote_closed",
             case_id=party.case.id, link=f"/proposals/{proposal.id}",
             title=N_("The vote on proposal no. %(number)s in “%(title)s” is closed"),
             body=N_("Its result is now visible. It is only indicative: each consumer still decides for themselves."),

@@ -15,9 +15,8 @@ from litestar.exceptions import NotFoundException
 from app.actions.access import CaseAccess, case_for_party
 from app.actions.mediation import (
     ActionRefused,
-    company_member_ids,
-    consumer_ids,
     iso_day,
+    mediation_party_ids,
     record,
     reminder_params,
 )
@@ -359,12 +358,6 @@ async def _check_case_unchanged(case: Case) -> None:
 # --- the extension (R612-5) -------------------------------------------------------------------------------
 
 
-async def parties_of(case: Case) -> list[int]:
-    """Every party of a running mediation: admitted consumers, the company's representatives, the mediator."""
-    ids = await consumer_ids(case.id, [ClaimStatus.admitted.value]) + await company_member_ids(case.company)
-    return ids + ([case.mediator] if case.mediator is not None else [])
-
-
 async def do_extend_limit(actor: User, case_id: int, new_day_raw: str, reason: str) -> FormErrors:
     """The mediator pushes the limit of a complex case, with a reason; every party is told at once."""
     reason = clean_typed(reason)
@@ -392,7 +385,7 @@ async def do_extend_limit(actor: User, case_id: int, new_day_raw: str, reason: s
         await do_cancel_reminders(limit_reminder_prefix(case.id))
         await schedule_limit_reminders(case.id, new_ends_at, now)
         await do_notify(
-            await parties_of(case), kind="mediation_extended", legal=True, case_id=case.id,
+            await mediation_party_ids(case), kind="mediation_extended", legal=True, case_id=case.id,
             link=f"/cases/{case.id}/timeline",
             params={"title": case.title, "previous": iso_day(case.ends_at), "end": iso_day(new_ends_at),
                     "reason": reason},
@@ -487,7 +480,7 @@ async def _close_expired(case: Case, new_status: str, now: datetime) -> None:
         await record(case.id, None, "mediation_expired", ends_at=case.ends_at.isoformat() if case.ends_at else None)
         await do_cancel_reminders(limit_reminder_prefix(case.id))
         await do_notify(
-            await parties_of(case), kind="mediation_expired", legal=True, case_id=case.id,
+            await mediation_party_ids(case), kind="mediation_expired", legal=True, case_id=case.id,
             link=f"/cases/{case.id}/mediation",
             params={"title": case.title, "end": iso_day(case.ends_at or now)},
             title=N_("The mediation of “%(title)s” has ended without agreement"),

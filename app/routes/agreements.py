@@ -4,13 +4,14 @@ entitled, 404 for anyone else), the consumer's signature, the company's counters
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.response import File
 
 from app.actions.agreements import (
     agreement_for_viewer,
+    agreement_page,
     agreements_access,
     agreements_page,
     do_close_decisions,
@@ -18,23 +19,15 @@ from app.actions.agreements import (
     do_sign_agreement,
     fee_for_viewer,
     record_for_viewer,
-    signing_state,
 )
 from app.actions.certificates import certificate_for_viewer
 from app.actions.mediation import PAGE_HELPERS
-from app.auth import current_user, requires_login
-from app.documents import read_document
+from app.auth import logged_in_user, requires_login
+from app.documents import document_path
 from app.domain.accounts import FormErrors
 from app.forms import read_form
 from app.routes.mediators import REFUSALS
-from app.tables import Claim, User
-from app.web import RowId, page, redirect
-
-
-async def _user(request: Request[Any, Any, Any]) -> User:
-    user = await current_user(request)
-    assert user is not None  # guarded
-    return user
+from app.web import RowId, page, redirect, stored_file
 
 
 def _client(request: Request[Any, Any, Any]) -> tuple[str, str]:
@@ -43,11 +36,8 @@ def _client(request: Request[Any, Any, Any]) -> tuple[str, str]:
     return host[:64], request.headers.get("user-agent", "")[:400]
 
 
-async def _pdf(stored_name: str, filename: str) -> Response[bytes]:
-    content = await asyncio.to_thread(read_document, stored_name)
-    return Response(content, media_type="application/pdf", headers={
-        "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "private, no-store",
-        "X-Content-Type-Options": "nosniff"})
+def _pdf(stored_name: str, filename: str) -> File:
+    return stored_file(document_path(stored_name), filename, "application/pdf")
 
 
 class CaseAgreementsController(Controller):
@@ -58,29 +48,29 @@ class CaseAgreementsController(Controller):
 
     @get("/cases/{case_id:int}/agreements", name="list_agreements")
     async def list_agreements(self, request: Request[Any, Any, Any], case_id: RowId) -> Response[str]:
-        access = await agreements_access(await _user(request), case_id)
+        access = await agreements_access(await logged_in_user(request), case_id)
         return await page(request, "agreements/index.html", block="agreements_panel", **await agreements_page(access),
                           **PAGE_HELPERS)
 
     @post("/cases/{case_id:int}/agreements/countersign", name="countersign_agreements")
     async def countersign_agreements(self, request: Request[Any, Any, Any], case_id: RowId) -> Response[Any]:
         ip, user_agent = _client(request)
-        await do_countersign(await _user(request), case_id, ip=ip, user_agent=user_agent)
+        await do_countersign(await logged_in_user(request), case_id, ip=ip, user_agent=user_agent)
         return redirect(request, f"/cases/{case_id}/agreements?countersigned=1")
 
     @get("/cases/{case_id:int}/agreements/record", name="download_collective_record")
-    async def download_collective_record(self, request: Request[Any, Any, Any], case_id: RowId) -> Response[bytes]:
-        found = await record_for_viewer(await _user(request), case_id)
-        return await _pdf(found.stored_name, f"collective-record-{case_id}.pdf")
+    async def download_collective_record(self, request: Request[Any, Any, Any], case_id: RowId) -> File:
+        found = await record_for_viewer(await logged_in_user(request), case_id)
+        return _pdf(found.stored_name, f"collective-record-{case_id}.pdf")
 
     @get("/cases/{case_id:int}/invoice", name="download_invoice")
-    async def download_invoice(self, request: Request[Any, Any, Any], case_id: RowId) -> Response[bytes]:
-        fee = await fee_for_viewer(await _user(request), case_id)
-        return await _pdf(fee.stored_name, f"invoice-{fee.invoice_number}.pdf")
+    async def download_invoice(self, request: Request[Any, Any, Any], case_id: RowId) -> File:
+        fee = await fee_for_viewer(await logged_in_user(request), case_id)
+        return _pdf(fee.stored_name, f"invoice-{fee.invoice_number}.pdf")
 
     @post("/proposals/{proposal_id:int}/close-decisions", name="close_decisions")
     async def close_decisions(self, request: Request[Any, Any, Any], proposal_id: RowId) -> Response[Any]:
-        proposal = await do_close_decisions(await _user(request), proposal_id)
+        proposal = await do_close_decisions(await logged_in_user(request), proposal_id)
         return redirect(request, f"/cases/{proposal.case}/agreements?closing=1")
 
 
@@ -93,17 +83,8 @@ class AgreementController(Controller):
 
     async def _show(self, request: Request[Any, Any, Any], agreement_id: int, *, errors: FormErrors | None = None,
                     status_code: int = 200) -> Response[str]:
-        user = await _user(request)
-        access, agreement = await agreement_for_viewer(user, agreement_id)
-        claim = await Claim.select(Claim.status).where(Claim.id == agreement.claim).first()
-        consumer = await User.select(User.display_name).where(User.id == agreement.consumer).first()
-        state = await signing_state(access.case.id)
-        open_to_sign = (agreement.consumer == user.id and agreement.signed_at is None and claim is not None
-                        and claim["status"] == "admitted" and state.record is not None
-                        and state.record.countersigned_at is None)
         return await page(request, "agreements/show.html", block="sign_form", status_code=status_code,
-                          case=access.case, agreement=agreement, consumer_name=consumer["display_name"] if consumer
-                          else "", is_owner=agreement.consumer == user.id, can_sign=open_to_sign, state=state,
+                          **await agreement_page(await logged_in_user(request), agreement_id),
                           errors=errors or FormErrors(), **PAGE_HELPERS)
 
     @get("/{agreement_id:int}", name="show_agreement")
@@ -111,15 +92,15 @@ class AgreementController(Controller):
         return await self._show(request, agreement_id)
 
     @get("/{agreement_id:int}/pdf", name="download_agreement")
-    async def download_agreement(self, request: Request[Any, Any, Any], agreement_id: RowId) -> Response[bytes]:
-        agreement = (await agreement_for_viewer(await _user(request), agreement_id))[1]
-        return await _pdf(agreement.stored_name, f"agreement-{agreement_id}.pdf")
+    async def download_agreement(self, request: Request[Any, Any, Any], agreement_id: RowId) -> File:
+        agreement = (await agreement_for_viewer(await logged_in_user(request), agreement_id))[1]
+        return _pdf(agreement.stored_name, f"agreement-{agreement_id}.pdf")
 
     @post("/{agreement_id:int}/sign", name="sign_agreement")
     async def sign_agreement(self, request: Request[Any, Any, Any], agreement_id: RowId) -> Response[Any]:
         form = await read_form(request)
         ip, user_agent = _client(request)
-        errors = await do_sign_agreement(await _user(request), agreement_id, form.text("password"), ip=ip,
+        errors = await do_sign_agreement(await logged_in_user(request), agreement_id, form.text("password"), ip=ip,
                                          user_agent=user_agent)
         if errors:
             return await self._show(request, agreement_id, errors=errors, status_code=422)
@@ -133,7 +114,7 @@ class CertificateController(Controller):
     guards = [requires_login]
 
     @get("/{certificate_id:int}", name="download_certificate")
-    async def download_certificate(self, request: Request[Any, Any, Any], certificate_id: RowId) -> Response[bytes]:
-        certificate = await certificate_for_viewer(await _user(request), certificate_id)
-        return await _pdf(certificate.stored_name, f"certificate-{certificate_id}.pdf")
+    async def download_certificate(self, request: Request[Any, Any, Any], certificate_id: RowId) -> File:
+        certificate = await certificate_for_viewer(await logged_in_user(request), certificate_id)
+        return _pdf(certificate.stored_name, f"certificate-{certificate_id}.pdf")
 

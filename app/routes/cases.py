@@ -6,9 +6,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
-from litestar.exceptions import NotFoundException
 from litestar.params import FromQuery, Parameter
-from litestar.response import File
 
 from app.actions.access import PUBLIC_CASE_STATES, case_for_viewer, claim_for_viewer, evidence_for_viewer
 from app.actions.cases import (
@@ -35,7 +33,7 @@ from app.actions.directory import list_companies
 from app.actions.mediation import HELPERS, ActionRefused
 from app.actions.room import room_link
 from app.actions.timeline import claim_outcome
-from app.auth import current_user, requires_login, requires_role
+from app.auth import logged_in_user, requires_login, requires_role
 from app.domain.accounts import FormErrors
 from app.domain.cases import (
     CATEGORIES,
@@ -51,7 +49,7 @@ from app.domain.lifecycle import CASE_STATES_OPEN_TO_CLAIMS, CLAIM_STATES_EDITAB
 from app.forms import FormData, read_form
 from app.i18n import _
 from app.tables import Case, Claim, Company, Role, User
-from app.web import RowId, page, redirect
+from app.web import RowId, page, redirect, stored_file
 
 OptionalId = Annotated[int | None, Parameter(gt=0, le=2**31 - 1)]
 Offset = Annotated[int, Parameter(ge=0, le=MAX_OFFSET)]
@@ -74,12 +72,6 @@ def _form_id(raw: str) -> int | None:
     if not raw:
         return None
     return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 10 and int(raw) < 2**31 else 0
-
-
-async def _user(request: Request[Any, Any, Any]) -> User:
-    user = await current_user(request)
-    assert user is not None  # the controllers are guarded
-    return user
 
 
 async def refused(request: Request[Any, Any, Any], error: ActionRefused, back: str) -> Response[str]:
@@ -137,7 +129,7 @@ class CaseController(Controller):
 
     @post("/", name="create_case", guards=[requires_role(Role.consumer)])
     async def create_case(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        user = await _user(request)
+        user = await logged_in_user(request)
         form = await read_form(request)
         names = ("company_name", "company_siren", "company_website", "company_contact_email", "title", "problem",
                  "category", "demand", "facts", "amount", "incident_date", "complaint_date")
@@ -154,7 +146,7 @@ class CaseController(Controller):
 
     @get("/{case_id:int}", name="show_case")
     async def show_case(self, request: Request[Any, Any, Any], case_id: RowId) -> Response[str]:
-        user = await _user(request)
+        user = await logged_in_user(request)
         access = await case_for_viewer(user, case_id)
         case = access.case
         company = await Company.objects().where(Company.id == case.company).first()
@@ -186,11 +178,11 @@ class ClaimController(Controller):
 
     @get("/cases/{case_id:int}/claims/new", name="new_claim", guards=[requires_role(Role.consumer)])
     async def new_claim(self, request: Request[Any, Any, Any], case_id: RowId) -> Response[Any]:
-        return await self._case_page_for_joining(request, await _user(request), case_id, FormErrors(), {})
+        return await self._case_page_for_joining(request, await logged_in_user(request), case_id, FormErrors(), {})
 
     @post("/cases/{case_id:int}/claims", name="create_claim", guards=[requires_role(Role.consumer)])
     async def create_claim(self, request: Request[Any, Any, Any], case_id: RowId) -> Response[Any]:
-        user = await _user(request)
+        user = await logged_in_user(request)
         values = _claim_values(await read_form(request))
         try:
             result = await do_file_claim(user, case_id, _claim_form(values))
@@ -203,7 +195,7 @@ class ClaimController(Controller):
     @get("/claims/{claim_id:int}", name="show_claim")
     async def show_claim(self, request: Request[Any, Any, Any], claim_id: RowId, new: FromQuery[bool] = False,
                          saved: FromQuery[bool] = False, uploaded: FromQuery[bool] = False) -> Response[str]:
-        user = await _user(request)
+        user = await logged_in_user(request)
         access, claim = await claim_for_viewer(user, claim_id)
         return await page(request, "claims/show.html", **await self._claim_context(user, access.case, claim),
                           new=new, saved=saved, uploaded=uploaded, upload_errors=FormErrors())
@@ -223,7 +215,7 @@ class ClaimController(Controller):
 
     @get("/claims/{claim_id:int}/edit", name="edit_claim", guards=[requires_role(Role.consumer)])
     async def edit_claim(self, request: Request[Any, Any, Any], claim_id: RowId) -> Response[Any]:
-        user = await _user(request)
+        user = await logged_in_user(request)
         access, claim = await claim_for_viewer(user, claim_id)
         if claim.consumer != user.id:
             return await refused(request, ActionRefused(_not_yours(), 403), "/my/cases")
@@ -238,7 +230,7 @@ class ClaimController(Controller):
 
     @post("/claims/{claim_id:int}/edit", name="update_claim", guards=[requires_role(Role.consumer)])
     async def update_claim(self, request: Request[Any, Any, Any], claim_id: RowId) -> Response[Any]:
-        user = await _user(request)
+        user = await logged_in_user(request)
         values = _claim_values(await read_form(request))
         try:
             result = await do_update_claim(user, claim_id, _claim_form(values))
@@ -252,7 +244,7 @@ class ClaimController(Controller):
 
     @get("/claims/{claim_id:int}/withdraw", name="confirm_withdraw_claim", guards=[requires_role(Role.consumer)])
     async def confirm_withdraw_claim(self, request: Request[Any, Any, Any], claim_id: RowId) -> Response[Any]:
-        user = await _user(request)
+        user = await logged_in_user(request)
         access, claim = await claim_for_viewer(user, claim_id)
         if claim.consumer != user.id:
             return await refused(request, ActionRefused(_not_yours(), 403), "/my/cases")
@@ -260,7 +252,7 @@ class ClaimController(Controller):
 
     @post("/claims/{claim_id:int}/withdraw", name="withdraw_claim", guards=[requires_role(Role.consumer)])
     async def withdraw_claim(self, request: Request[Any, Any, Any], claim_id: RowId) -> Response[Any]:
-        user = await _user(request)
+        user = await logged_in_user(request)
         try:
             await do_withdraw_claim(user, claim_id)
         except ActionRefused as error:
@@ -270,7 +262,7 @@ class ClaimController(Controller):
     @post("/claims/{claim_id:int}/evidence", name="create_evidence", guards=[requires_role(Role.consumer)],
           request_max_body_size=MAX_UPLOAD_REQUEST_BYTES)
     async def create_evidence(self, request: Request[Any, Any, Any], claim_id: RowId) -> Response[Any]:
-        user = await _user(request)
+        user = await logged_in_user(request)
         form = await request.form()
         uploads = [value for value in form.getall("file") if isinstance(value, UploadFile)] if "file" in form else []
         uploads = [upload for upload in uploads if upload.filename]  # an empty file input still sends a part
@@ -303,18 +295,13 @@ class EvidenceController(Controller):
 
     @get("/{evidence_id:int}", name="show_evidence")
     async def show_evidence(self, request: Request[Any, Any, Any], evidence_id: RowId) -> Response[Any]:
-        user = await _user(request)
+        user = await logged_in_user(request)
         evidence = (await evidence_for_viewer(user, evidence_id))[2]
-        path = evidence_path(evidence.stored_name)
-        if not path.is_file():
-            raise NotFoundException()
-        return File(path=path, filename=evidence.original_name, media_type=evidence.content_type,
-                    content_disposition_type="attachment",
-                    headers={"Cache-Control": "private, no-store"})
+        return stored_file(evidence_path(evidence.stored_name), evidence.original_name, evidence.content_type)
 
     @post("/{evidence_id:int}/delete", name="delete_evidence", guards=[requires_role(Role.consumer)])
     async def delete_evidence(self, request: Request[Any, Any, Any], evidence_id: RowId) -> Response[Any]:
-        user = await _user(request)
+        user = await logged_in_user(request)
         try:
             claim_id = await do_remove_evidence(user, evidence_id)
         except ActionRefused as error:

@@ -10,17 +10,11 @@ from litestar import Controller, Request, Response, get, post
 from app.actions.escalation import escalation_bundle, escalation_view, escalations_csv
 from app.actions.invitations import do_set_escalation
 from app.actions.mediation import PAGE_HELPERS
-from app.auth import current_user, requires_login, requires_role
+from app.auth import logged_in_user, requires_login, requires_role
 from app.forms import read_form
 from app.routes.mediators import REFUSALS
-from app.tables import Role, User
+from app.tables import Role
 from app.web import RowId, page, redirect
-
-
-async def _user(request: Request[Any, Any, Any]) -> User:
-    user = await current_user(request)
-    assert user is not None  # guarded
-    return user
 
 
 class EscalationController(Controller):
@@ -32,19 +26,19 @@ class EscalationController(Controller):
 
     @get("/", name="show_escalation")
     async def show_escalation(self, request: Request[Any, Any, Any], claim_id: RowId) -> Response[str]:
-        view = await escalation_view(await _user(request), claim_id)
+        view = await escalation_view(await logged_in_user(request), claim_id)
         return await page(request, "escalation/show.html", view=view, case=view.case, claim=view.claim,
                           **PAGE_HELPERS)
 
     @post("/", name="update_escalation_choice")
     async def update_escalation_choice(self, request: Request[Any, Any, Any], claim_id: RowId) -> Response[Any]:
         form = await read_form(request)
-        await do_set_escalation(await _user(request), claim_id, form.text("opt_in") == "1")
+        await do_set_escalation(await logged_in_user(request), claim_id, form.text("opt_in") == "1")
         return redirect(request, f"/claims/{claim_id}/escalate")
 
     @get("/bundle.zip", name="download_escalation_bundle")
     async def download_escalation_bundle(self, request: Request[Any, Any, Any], claim_id: RowId) -> Response[bytes]:
-        name, content = await escalation_bundle(await _user(request), claim_id)
+        name, content = await escalation_bundle(await logged_in_user(request), claim_id)
         return Response(content, media_type="application/zip", headers={
             "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store",
             "X-Content-Type-Options": "nosniff"})
@@ -56,6 +50,6 @@ class StaffEscalationController(Controller):
 
     @get("/escalations.csv", name="export_escalations")
     async def export_escalations(self, request: Request[Any, Any, Any]) -> Response[str]:
-        text = await escalations_csv(await _user(request))
+        text = await escalations_csv(await logged_in_user(request))
         return Response("\ufeff" + text, media_type="text/csv; charset=utf-8", headers={
             "Content-Disposition": 'attachment; filename="escalations.csv"', "Cache-Control": "no-store"})

@@ -23,13 +23,12 @@ from app.actions.invitations import (
     do_set_escalation,
 )
 from app.actions.mediation import PAGE_HELPERS, mediation_panel
-from app.auth import current_user, requires_login, start_session
+from app.auth import current_user, logged_in_user, requires_login, start_session
 from app.domain.accounts import FormErrors
 from app.forms import read_form
 from app.routes.companies import signup_form, signup_values
 from app.routes.mediators import REFUSALS
 from app.settings import settings_of
-from app.tables import User
 from app.web import RowId, page, redirect
 
 INVALID_STATUS = {"invalid": 400, "replaced": 400, "expired": 410, "answered": 410}
@@ -111,11 +110,6 @@ class InvitationController(Controller):
         return await page(request, "companies/signup_sent.html", back=link_of(token, expires, sig))
 
 
-async def _user(request: Request[Any, Any, Any]) -> User:
-    user = await current_user(request)
-    assert user is not None  # guarded
-    return user
-
 
 class CaseInvitationController(Controller):
     """Logged-in representatives answer from the case page; consumers of a refused case opt in to escalation."""
@@ -125,7 +119,7 @@ class CaseInvitationController(Controller):
 
     @post("/cases/{case_id:int}/invitation", name="answer_case_invitation")
     async def answer_case_invitation(self, request: Request[Any, Any, Any], case_id: RowId) -> Response[Any]:
-        user = await _user(request)
+        user = await logged_in_user(request)
         access = await case_for_party(user, case_id)
         if not access.is_company:
             raise NotFoundException()
@@ -142,5 +136,5 @@ class CaseInvitationController(Controller):
     @post("/claims/{claim_id:int}/escalation", name="update_escalation")
     async def update_escalation(self, request: Request[Any, Any, Any], claim_id: RowId) -> Response[Any]:
         form = await read_form(request)
-        claim = await do_set_escalation(await _user(request), claim_id, form.text("opt_in") == "1")
+        claim = await do_set_escalation(await logged_in_user(request), claim_id, form.text("opt_in") == "1")
         return redirect(request, f"/cases/{claim.case}/mediation")

@@ -17,10 +17,10 @@ from app.actions.mediators import (
     my_mediations,
 )
 from app.actions.room import unread_by_case
-from app.auth import current_user, requires_login, requires_role
+from app.auth import logged_in_user, requires_login, requires_role
 from app.domain.accounts import FormErrors
 from app.forms import read_form
-from app.tables import Role, User
+from app.tables import Role
 from app.templating import environment
 from app.web import RowId, page, plain_context, redirect, render_block, wants_fragment
 
@@ -39,11 +39,6 @@ def render_refusal(request: Request[Any, Any, Any], error: ActionRefused) -> Res
 REFUSALS = {ActionRefused: render_refusal}
 
 
-async def _user(request: Request[Any, Any, Any]) -> User:
-    user = await current_user(request)
-    assert user is not None  # guarded
-    return user
-
 
 class MediationController(Controller):
     """The mediation side of a case page; only its parties, its mediator and staff (404 for anyone else)."""
@@ -54,19 +49,19 @@ class MediationController(Controller):
 
     @get("/{case_id:int}/mediation", name="show_mediation")
     async def show_mediation(self, request: Request[Any, Any, Any], case_id: RowId) -> Response[str]:
-        access = await case_for_party(await _user(request), case_id)
+        access = await case_for_party(await logged_in_user(request), case_id)
         return await page(request, "mediation/show.html", block="mediation_panel", **await mediation_panel(access),
                           **PAGE_HELPERS)
 
     @get("/{case_id:int}/mediator/declaration", name="edit_declaration")
     async def edit_declaration(self, request: Request[Any, Any, Any], case_id: RowId) -> Response[str]:
-        access, assignment = await declaration_access(await _user(request), case_id)
+        access, assignment = await declaration_access(await logged_in_user(request), case_id)
         return await page(request, "mediators/declaration.html", case=access.case, assignment=assignment,
                           statement=independence_statement(), errors=FormErrors(), values={}, **PAGE_HELPERS)
 
     @post("/{case_id:int}/mediator/declaration", name="create_declaration")
     async def create_declaration(self, request: Request[Any, Any, Any], case_id: RowId) -> Response[Any]:
-        user = await _user(request)
+        user = await logged_in_user(request)
         form = await read_form(request)
         errors = await do_declare(user, case_id, form.text("statement") == "yes", form.text("conflicts"))
         if errors:
@@ -78,7 +73,7 @@ class MediationController(Controller):
 
     @post("/{case_id:int}/mediator/objections", name="create_objection")
     async def create_objection(self, request: Request[Any, Any, Any], case_id: RowId) -> Response[Any]:
-        user = await _user(request)
+        user = await logged_in_user(request)
         form = await read_form(request)
         errors = await do_object(user, case_id, form.text("reason"))
         if errors:
@@ -90,7 +85,7 @@ class MediationController(Controller):
 
     @post("/{case_id:int}/start", name="start_mediation")
     async def start_mediation(self, request: Request[Any, Any, Any], case_id: RowId) -> Response[Any]:
-        await do_start_mediation(await _user(request), case_id)
+        await do_start_mediation(await logged_in_user(request), case_id)
         return redirect(request, f"/cases/{case_id}/mediation?started=1")
 
 
@@ -102,7 +97,7 @@ class MediatorController(Controller):
 
     @get("/cases", name="list_my_mediations")
     async def list_my_mediations(self, request: Request[Any, Any, Any]) -> Response[str]:
-        user = await _user(request)
+        user = await logged_in_user(request)
         return await page(request, "mediators/cases.html", cases=await my_mediations(user),
                           room_unread=await unread_by_case(user),
                           **PAGE_HELPERS)

@@ -26,7 +26,7 @@ from app.actions.proposals import (
     proposals_list,
 )
 from app.actions.room import CharterRequired
-from app.auth import current_user, requires_login
+from app.auth import logged_in_user, requires_login
 from app.domain.accounts import FormErrors
 from app.domain.proposals import (
     DEFAULT_THRESHOLD_PCT,
@@ -40,17 +40,12 @@ from app.domain.proposals import (
 from app.forms import FormData, read_form
 from app.routes.mediators import render_refusal
 from app.routes.room import charter_required
-from app.tables import Proposal, User
+from app.tables import Proposal
 from app.web import RowId, page, redirect
 
 DRAFT_FIELDS = ("terms", "rule_kind", "amount", "share", "item", "vote_closes_at", "decide_by", "threshold")
 LIMITS = {"max_terms": MAX_TERMS_CHARS, "max_item": MAX_ITEM_CHARS, "max_comment": MAX_COMMENT_CHARS}
 
-
-async def _user(request: Request[Any, Any, Any]) -> User:
-    user = await current_user(request)
-    assert user is not None  # guarded
-    return user
 
 
 def _draft(form: FormData) -> ProposalDraft:
@@ -90,7 +85,7 @@ class ProposalController(Controller):
 
     async def _list_page(self, request: Request[Any, Any, Any], case_id: int, *, values: dict[str, str] | None = None,
                          errors: FormErrors | None = None, status_code: int = 200) -> Response[str]:
-        party = await proposal_party(await _user(request), case_id)
+        party = await proposal_party(await logged_in_user(request), case_id)
         context = await proposals_list(party)
         return await page(request, "proposals/list_proposals.html", block="proposal_form", status_code=status_code,
                           values=values or {"threshold": str(DEFAULT_THRESHOLD_PCT), "rule_kind": "fixed"},
@@ -99,7 +94,7 @@ class ProposalController(Controller):
     @post("/cases/{case_id:int}/proposals", name="create_proposal")
     async def create_proposal(self, request: Request[Any, Any, Any], case_id: RowId) -> Response[Any]:
         form = await read_form(request)
-        errors, proposal = await do_create_proposal(await _user(request), case_id, _draft(form))
+        errors, proposal = await do_create_proposal(await logged_in_user(request), case_id, _draft(form))
         if errors or proposal is None:
             return await self._list_page(request, case_id, values=_typed(form), errors=errors, status_code=422)
         return redirect(request, f"/proposals/{proposal.id}?made=1")
@@ -114,7 +109,7 @@ class ProposalController(Controller):
                          block: str | None = None, refusal: str = "", refusal_at: str = "",
                          vote_errors: FormErrors | None = None, vote_values: dict[str, str] | None = None
                          ) -> Response[str]:
-        user = await _user(request)
+        user = await logged_in_user(request)
         party, proposal = await proposal_for_party(user, proposal_id)
         context = await proposal_view(party, proposal)
         context["access"] = await case_access(user, party.case.id)  # for the agreements' controls
@@ -125,7 +120,7 @@ class ProposalController(Controller):
     @get("/proposals/{proposal_id:int}/tally", name="show_tally")
     async def show_tally(self, request: Request[Any, Any, Any], proposal_id: RowId) -> Response[str]:
         """The mediator's live tally (what HTMX polls); anyone else gets 404."""
-        party, _proposal = await proposal_for_party(await _user(request), proposal_id)
+        party, _proposal = await proposal_for_party(await logged_in_user(request), proposal_id)
         if not party.is_mediator:
             raise NotFoundException()
         return await self._show_page(request, proposal_id, block="live_tally")
@@ -139,7 +134,7 @@ class ProposalController(Controller):
     async def _edit_page(self, request: Request[Any, Any, Any], proposal_id: int, *,
                          values: dict[str, str] | None = None, errors: FormErrors | None = None,
                          status_code: int = 200) -> Response[str]:
-        party, proposal = await proposal_for_party(await _user(request), proposal_id)
+        party, proposal = await proposal_for_party(await logged_in_user(request), proposal_id)
         if not (party.is_mediator or party.is_company):
             raise NotFoundException()
         if not may_amend(party, proposal):
@@ -152,19 +147,20 @@ class ProposalController(Controller):
     @post("/proposals/{proposal_id:int}/versions", name="create_version")
     async def create_version(self, request: Request[Any, Any, Any], proposal_id: RowId) -> Response[Any]:
         form = await read_form(request)
-        errors, new = await do_amend_proposal(await _user(request), proposal_id, form.text("version"), _draft(form))
+        errors, new = await do_amend_proposal(await logged_in_user(request), proposal_id, form.text("version"),
+                                              _draft(form))
         if errors or new is None:
             return await self._edit_page(request, proposal_id, values=_typed(form), errors=errors, status_code=422)
         return redirect(request, f"/proposals/{new.id}?amended=1")
 
     @post("/proposals/{proposal_id:int}/withdraw", name="withdraw_proposal")
     async def withdraw_proposal(self, request: Request[Any, Any, Any], proposal_id: RowId) -> Response[Any]:
-        proposal = await do_withdraw_proposal(await _user(request), proposal_id)
+        proposal = await do_withdraw_proposal(await logged_in_user(request), proposal_id)
         return redirect(request, f"/cases/{proposal.case}/proposals?withdrawn=1")
 
     @post("/proposals/{proposal_id:int}/vote/close", name="close_vote")
     async def close_vote(self, request: Request[Any, Any, Any], proposal_id: RowId) -> Response[Any]:
-        await do_close_vote(await _user(request), proposal_id)
+        await do_close_vote(await logged_in_user(request), proposal_id)
         return redirect(request, f"/proposals/{proposal_id}?vote_closed=1")
 
     # --- the consumers' answers --------------------------------------------------------------------------
@@ -174,7 +170,7 @@ class ProposalController(Controller):
         form = await read_form(request)
         values = {"choice": form.text("choice"), "comment": form.text("comment")[:MAX_COMMENT_CHARS * 2]}
         try:
-            errors = await do_vote(await _user(request), proposal_id, version=form.text("version"),
+            errors = await do_vote(await logged_in_user(request), proposal_id, version=form.text("version"),
                                    choice=form.text("choice"), comment=form.text("comment"))
         except ActionRefused as error:
             return await self._show_page(request, proposal_id, status_code=error.status_code, refusal=error.message,
@@ -188,7 +184,7 @@ class ProposalController(Controller):
     async def create_decision(self, request: Request[Any, Any, Any], proposal_id: RowId) -> Response[Any]:
         form = await read_form(request)
         try:
-            await do_decide(await _user(request), proposal_id, version=form.text("version"),
+            await do_decide(await logged_in_user(request), proposal_id, version=form.text("version"),
                             choice=form.text("choice"), amount=form.text("amount"), shown=form.text("shown"))
         except ActionRefused as error:
             return await self._show_page(request, proposal_id, status_code=error.status_code, refusal=error.message,

@@ -9,12 +9,11 @@ from litestar.exceptions import ClientException
 
 from app.actions.mediation import PAGE_HELPERS
 from app.actions.reviews import claim_for_review, claims_of_case, do_review_claim, review_access
-from app.auth import current_user, requires_login
+from app.auth import logged_in_user, requires_login
 from app.domain.accounts import FormErrors
 from app.domain.admissibility import TICKED_CRITERIA, criterion_labels
 from app.forms import read_form
 from app.routes.mediators import REFUSALS
-from app.tables import User
 from app.web import RowId, page, redirect
 
 
@@ -26,11 +25,6 @@ async def read_many(request: Request[Any, Any, Any], name: str) -> list[str]:
         raise ClientException(detail="malformed form") from error
     return [value[:64] for key, value in form.multi_items() if key == name and isinstance(value, str)]
 
-
-async def _user(request: Request[Any, Any, Any]) -> User:
-    user = await current_user(request)
-    assert user is not None  # guarded
-    return user
 
 
 def _form_context() -> dict[str, Any]:
@@ -45,19 +39,19 @@ class ReviewController(Controller):
 
     @get("/cases/{case_id:int}/review", name="list_reviews")
     async def list_reviews(self, request: Request[Any, Any, Any], case_id: RowId) -> Response[str]:
-        access = await review_access(await _user(request), case_id)
+        access = await review_access(await logged_in_user(request), case_id)
         return await page(request, "reviews/list.html", case=access.case, claims=await claims_of_case(case_id),
                           **PAGE_HELPERS)
 
     @get("/claims/{claim_id:int}/review", name="edit_review")
     async def edit_review(self, request: Request[Any, Any, Any], claim_id: RowId) -> Response[str]:
-        detail = await claim_for_review(await _user(request), claim_id)
+        detail = await claim_for_review(await logged_in_user(request), claim_id)
         return await page(request, "reviews/edit.html", **detail, **_form_context(), errors=FormErrors(),
                           values={"ticked": [], "decision": "", "reason": ""}, **PAGE_HELPERS)
 
     @post("/claims/{claim_id:int}/review", name="create_review")
     async def create_review(self, request: Request[Any, Any, Any], claim_id: RowId) -> Response[Any]:
-        user = await _user(request)
+        user = await logged_in_user(request)
         form = await read_form(request)
         ticked = set((await read_many(request, "criteria"))[:20])
         decision, reason = form.text("decision")[:32], form.text("reason")

@@ -10,7 +10,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.exceptions import ClientException, NotFoundException
 from litestar.params import Parameter
-from litestar.response import File, Redirect
+from litestar.response import Redirect
 
 from app.actions.mediation import PAGE_HELPERS, ActionRefused
 from app.actions.room import (
@@ -42,7 +42,7 @@ from app.actions.room import (
     shared_space_id,
     space_for_member,
 )
-from app.auth import current_user, requires_login
+from app.auth import logged_in_user, requires_login
 from app.domain.accounts import FormErrors
 from app.domain.evidence import MAX_UPLOAD_REQUEST_BYTES
 from app.domain.room import MAX_MESSAGE_CHARS, MAX_REASON_CHARS, MUTE_DURATIONS, SpaceKind, choose_window, parse_seq
@@ -51,7 +51,7 @@ from app.i18n import _
 from app.routes.mediators import render_refusal
 from app.tables import User
 from app.templating import environment
-from app.web import RowId, page, redirect, wants_fragment
+from app.web import RowId, page, redirect, stored_file, wants_fragment
 
 Cursor = Annotated[str | None, Parameter(max_length=12)]
 # What an overlong message gives back to its author to shorten (beyond, it is cut).
@@ -62,11 +62,6 @@ def charter_required(request: Request[Any, Any, Any], error: CharterRequired) ->
     """A member who has not accepted the charter is sent to it (sync: an exception handler)."""
     return redirect(request, f"/cases/{error.case_id}/room")
 
-
-async def _user(request: Request[Any, Any, Any]) -> User:
-    user = await current_user(request)
-    assert user is not None  # guarded
-    return user
 
 
 def _form_id(raw: str) -> int | None:
@@ -83,7 +78,7 @@ class RoomController(Controller):
 
     @get("/cases/{case_id:int}/room", name="show_room")
     async def show_room(self, request: Request[Any, Any, Any], case_id: RowId) -> Response[Any]:
-        user = await _user(request)
+        user = await logged_in_user(request)
         entry = await room_entry(user, case_id)
         if not entry.charter_accepted:
             return await page(request, "room/charter.html", case=entry.case, entry=entry, **PAGE_HELPERS)
@@ -93,7 +88,7 @@ class RoomController(Controller):
 
     @post("/cases/{case_id:int}/room/charter", name="accept_charter")
     async def accept_charter(self, request: Request[Any, Any, Any], case_id: RowId) -> Response[Any]:
-        await do_accept_charter(await _user(request), case_id)
+        await do_accept_charter(await logged_in_user(request), case_id)
         return redirect(request, f"/cases/{case_id}/room")
 
     @post("/cases/{case_id:int}/room/direct", name="open_direct")
@@ -103,7 +98,7 @@ class RoomController(Controller):
         participant = _form_id(raw) if raw else None
         if raw and participant is None:
             raise NotFoundException()
-        space_id = await do_open_direct(await _user(request), case_id, participant)
+        space_id = await do_open_direct(await logged_in_user(request), case_id, participant)
         return redirect(request, f"/spaces/{space_id}")
 
     # --- a space -------------------------------------------------------------------------------------
@@ -111,7 +106,7 @@ class RoomController(Controller):
     @get("/spaces/{space_id:int}", name="show_space")
     async def show_space(self, request: Request[Any, Any, Any], space_id: RowId, before: Cursor = None,
                          after: Cursor = None) -> Response[Any]:
-        user = await _user(request)
+        user = await logged_in_user(request)
         return await self._space_page(request, user, space_id, before=parse_seq(before), after=parse_seq(after))
 
     async def _space_page(self, request: Request[Any, Any, Any], user: User, space_id: int, *,
@@ -163,7 +158,7 @@ class RoomController(Controller):
 
     @post("/spaces/{space_id:int}/messages", name="create_message", request_max_body_size=MAX_UPLOAD_REQUEST_BYTES)
     async def create_message(self, request: Request[Any, Any, Any], space_id: RowId) -> Response[Any]:
-        user = await _user(request)
+        user = await logged_in_user(request)
         form = await request.form()
         try:
             body, key = form.get("body"), form.get("client_key")
@@ -200,13 +195,13 @@ class RoomController(Controller):
         seq = parse_seq(form.text("seq"))
         if seq is None:
             raise ClientException(detail="malformed seq")
-        await do_mark_read(await _user(request), space_id, seq)
+        await do_mark_read(await logged_in_user(request), space_id, seq)
         return Response(None, status_code=204, headers={"Cache-Control": "no-store"})
 
     @get("/spaces/{space_id:int}/messages/{seq:int}", name="show_message")
     async def show_message(self, request: Request[Any, Any, Any], space_id: RowId, seq: RowId) -> Response[str]:
         """One message as a fragment (what the stream sends), e.g. to see it again after it was hidden."""
-        user = await _user(request)
+        user = await logged_in_user(request)
         space = await space_for_member(user, space_id)
         message = await message_at(space, user, seq)
         html = environment.get_template("room/_message.html").render(message=message, viewer=user)
@@ -221,7 +216,7 @@ class RoomController(Controller):
     @post("/spaces/{space_id:int}/messages/{seq:int}/report", name="create_report")
     async def create_report(self, request: Request[Any, Any, Any], space_id: RowId, seq: RowId) -> Response[Any]:
         form = await read_form(request)
-        errors = await do_report_message(await _user(request), space_id, seq, form.text("reason"))
+        errors = await do_report_message(await logged_in_user(request), space_id, seq, form.text("reason"))
         if errors:
             return await self._moderation_page(request, space_id, seq, "report", errors=errors,
                                                reason=form.text("reason")[:MAX_REASON_CHARS * 2], status_code=422)
@@ -234,7 +229,7 @@ class RoomController(Controller):
     @post("/spaces/{space_id:int}/messages/{seq:int}/hide", name="hide_message")
     async def hide_message(self, request: Request[Any, Any, Any], space_id: RowId, seq: RowId) -> Response[Any]:
         form = await read_form(request)
-        errors = await do_hide_message(await _user(request), space_id, seq, form.text("reason"))
+        errors = await do_hide_message(await logged_in_user(request), space_id, seq, form.text("reason"))
         if errors:
             return await self._moderation_page(request, space_id, seq, "hide", errors=errors,
                                                reason=form.text("reason")[:MAX_REASON_CHARS * 2], status_code=422)
@@ -243,7 +238,7 @@ class RoomController(Controller):
     async def _moderation_page(self, request: Request[Any, Any, Any], space_id: int, seq: int, action: str, *,
                                errors: FormErrors | None = None, reason: str = "", status_code: int = 200
                                ) -> Response[str]:
-        user = await _user(request)
+        user = await logged_in_user(request)
         space = await space_for_member(user, space_id)
         message = await message_at(space, user, seq)
         allowed = message.can_moderate if action == "hide" else message.can_report
@@ -262,7 +257,7 @@ class RoomController(Controller):
 
     async def _participant_page(self, request: Request[Any, Any, Any], case_id: int, user_id: int, *,
                                 errors: FormErrors | None = None, status_code: int = 200) -> Response[str]:
-        user = await _user(request)
+        user = await logged_in_user(request)
         entry = await room_entry(user, case_id)
         if not entry.party.is_mediator:
             raise NotFoundException()
@@ -280,32 +275,30 @@ class RoomController(Controller):
         target = _form_id(form.text("user"))
         if target is None:
             raise NotFoundException()
-        errors = await do_mute(await _user(request), case_id, target, form.text("duration"), form.text("reason"))
+        errors = await do_mute(await logged_in_user(request), case_id, target, form.text("duration"),
+                               form.text("reason"))
         if errors:
             return await self._participant_page(request, case_id, target, errors=errors, status_code=422)
         return redirect(request, f"/cases/{case_id}/room/participants/{target}")
 
     @post("/cases/{case_id:int}/room/mutes/{user_id:int}/lift", name="lift_mute")
     async def lift_mute(self, request: Request[Any, Any, Any], case_id: RowId, user_id: RowId) -> Response[Any]:
-        await do_lift_mute(await _user(request), case_id, user_id)
+        await do_lift_mute(await logged_in_user(request), case_id, user_id)
         return redirect(request, f"/cases/{case_id}/room/participants/{user_id}")
 
     @post("/cases/{case_id:int}/room/reports/{report_id:int}/handled", name="handle_report")
     async def handle_report(self, request: Request[Any, Any, Any], case_id: RowId, report_id: RowId
                             ) -> Response[Any]:
-        await do_handle_report(await _user(request), case_id, report_id)
+        await do_handle_report(await logged_in_user(request), case_id, report_id)
         return redirect(request, f"/cases/{case_id}/room#reports")
 
     # --- files ---------------------------------------------------------------------------------------
 
     @get("/room/attachments/{attachment_id:int}", name="show_room_attachment")
     async def show_room_attachment(self, request: Request[Any, Any, Any], attachment_id: RowId) -> Response[Any]:
-        attachment = await attachment_for_member(await _user(request), attachment_id)
-        path = attachment_path(attachment.stored_name)
-        if not path.is_file():
-            raise NotFoundException()
-        return File(path=path, filename=attachment.original_name, media_type=attachment.content_type,
-                    content_disposition_type="attachment", headers={"Cache-Control": "private, no-store"})
+        attachment = await attachment_for_member(await logged_in_user(request), attachment_id)
+        return stored_file(attachment_path(attachment.stored_name), attachment.original_name,
+                           attachment.content_type)
 
 
 def _refusal(action: str) -> str:

@@ -18,7 +18,7 @@ from app.actions.timeline import (
     do_update_phase,
     timeline_view,
 )
-from app.auth import current_user, requires_login
+from app.auth import logged_in_user, requires_login
 from app.domain.accounts import FormErrors
 from app.domain.timeline import phase_title
 from app.forms import read_form
@@ -28,11 +28,6 @@ from app.web import RowId, page, redirect
 
 TIMELINE_HELPERS: dict[str, Any] = PAGE_HELPERS | {"phase_title": phase_title}
 
-
-async def _user(request: Request[Any, Any, Any]) -> User:
-    user = await current_user(request)
-    assert user is not None  # guarded
-    return user
 
 
 class TimelineController(Controller):
@@ -52,11 +47,11 @@ class TimelineController(Controller):
 
     @get("/timeline", name="show_timeline")
     async def show_timeline(self, request: Request[Any, Any, Any], case_id: RowId) -> Response[str]:
-        return await self._page(request, await _user(request), case_id)
+        return await self._page(request, await logged_in_user(request), case_id)
 
     @post("/timeline/phases", name="create_phase")
     async def create_phase(self, request: Request[Any, Any, Any], case_id: RowId) -> Response[Any]:
-        user = await _user(request)
+        user = await logged_in_user(request)
         form = await read_form(request)
         title, due = form.text("title"), form.text("due_on")
         errors = await do_add_phase(user, case_id, title, due)
@@ -67,7 +62,7 @@ class TimelineController(Controller):
 
     @post("/timeline/phases/{phase_id:int}", name="update_phase")
     async def update_phase(self, request: Request[Any, Any, Any], case_id: RowId, phase_id: RowId) -> Response[Any]:
-        user = await _user(request)
+        user = await logged_in_user(request)
         form = await read_form(request)
         title, due = form.text("title"), form.text("due_on")
         errors = await do_update_phase(user, case_id, phase_id, title, due)
@@ -79,23 +74,23 @@ class TimelineController(Controller):
     @post("/timeline/phases/{phase_id:int}/done", name="mark_phase")
     async def mark_phase(self, request: Request[Any, Any, Any], case_id: RowId, phase_id: RowId) -> Response[Any]:
         form = await read_form(request)
-        await do_mark_phase(await _user(request), case_id, phase_id, form.text("done") != "0")
+        await do_mark_phase(await logged_in_user(request), case_id, phase_id, form.text("done") != "0")
         return redirect(request, f"/cases/{case_id}/timeline?saved=1")
 
     @post("/timeline/phases/{phase_id:int}/move", name="move_phase")
     async def move_phase(self, request: Request[Any, Any, Any], case_id: RowId, phase_id: RowId) -> Response[Any]:
         form = await read_form(request)
-        await do_move_phase(await _user(request), case_id, phase_id, form.text("direction"))
+        await do_move_phase(await logged_in_user(request), case_id, phase_id, form.text("direction"))
         return redirect(request, f"/cases/{case_id}/timeline?saved=1")
 
     @post("/timeline/phases/{phase_id:int}/delete", name="delete_phase")
     async def delete_phase(self, request: Request[Any, Any, Any], case_id: RowId, phase_id: RowId) -> Response[Any]:
-        await do_remove_phase(await _user(request), case_id, phase_id)
+        await do_remove_phase(await logged_in_user(request), case_id, phase_id)
         return redirect(request, f"/cases/{case_id}/timeline?saved=1")
 
     @post("/extensions", name="create_extension")
     async def create_extension(self, request: Request[Any, Any, Any], case_id: RowId) -> Response[Any]:
-        user = await _user(request)
+        user = await logged_in_user(request)
         form = await read_form(request)
         ends_on, reason = form.text("ends_on"), form.text("reason")
         errors = await do_extend_limit(user, case_id, ends_on, reason)
