@@ -19,14 +19,13 @@ from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.stores.base import Store
-from litestar.stores.file import FileStore
 from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
 from litestar.template.config import TemplateConfig
 
-from app import i18n, realtime
+from app import i18n, observability, realtime
 from app.db import PooledSQLiteEngine, engine, prepare_sqlite
-from app.errors import handle_http_exception, handle_unexpected
+from app.errors import handle_http_exception, handle_storage_unavailable, handle_unexpected
 from app.routes.accounts import AccountController
 from app.routes.agreements import AgreementController, CaseAgreementsController, CertificateController
 from app.routes.cases import CaseController, ClaimController, EvidenceController
@@ -36,6 +35,7 @@ from app.routes.directory import CompanyDirectoryController
 from app.routes.escalation import EscalationController, StaffEscalationController
 from app.routes.invitations import CaseInvitationController, InvitationController
 from app.routes.mediators import MediationController, MediatorController
+from app.routes.metrics import MetricsController
 from app.routes.notifications import NotificationController
 from app.routes.pages import HealthController, PageController
 from app.routes.proposals import ProposalController
@@ -46,7 +46,9 @@ from app.routes.staff import StaffController
 from app.routes.stream import StreamController
 from app.routes.timeline import TimelineController
 from app.security import RotatingSessionConfig, make_security_headers_hook
+from app.sessions import DatabaseSessionStore
 from app.settings import Settings, get_settings
+from app.storage import StorageUnavailable
 from app.templating import environment
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -55,14 +57,13 @@ logger = logging.getLogger("clf")
 
 
 def make_stores(settings: Settings) -> dict[str, Store]:
-    """Sessions and rate-limit counters: in Redis when configured (shared by all processes), else local."""
+    """Sessions in the database (app/sessions.py says why); rate-limit counters in Redis when configured (shared
+    by all processes), else in memory."""
     if settings.redis_url:
         root = RedisStore(realtime.resilient_redis(settings.redis_url), namespace=settings.redis_prefix,
                           handle_client_shutdown=True)  # retries a command after a Redis restart
-        return {"sessions": root.with_namespace("sessions"), "rate_limit": root.with_namespace("rate_limit")}
-    session_dir = settings.var_dir / "sessions"
-    session_dir.mkdir(parents=True, exist_ok=True)
-    return {"sessions": FileStore(path=session_dir), "rate_limit": MemoryStore()}
+        return {"sessions": DatabaseSessionStore(), "rate_limit": root.with_namespace("rate_limit")}
+    return {"sessions": DatabaseSessionStore(), "rate_limit": MemoryStore()}
 
 
 def is_throttled(request: Request[Any, Any, Any]) -> bool:
@@ -91,11 +92,16 @@ async def background_work(app: Litestar) -> AsyncIterator[None]:
 
         import workers.actors  # noqa: F401
         from workers.broker import broker
-        from workers.scheduler import run_forever
 
         worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=500)
         worker.start()
-        scheduler = asyncio.create_task(run_forever(app.stores.get("sessions")))
+    if settings.embedded_scheduler:
+        import workers.actors  # noqa: F401,F811
+        from workers.scheduler import run_forever
+
+        # In one process, nothing of ours can still be running a job the last process started: the first sweep
+        # re-enqueues every unfinished finalization at once instead of waiting for its lock to go stale.
+        scheduler = asyncio.create_task(run_forever(resume_now=not settings.redis_url))
     try:
         yield
     finally:
@@ -121,7 +127,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         check_throttle_handler=is_throttled, set_rate_limit_headers=False,
     )
     template_engine = JinjaTemplateEngine.from_environment(environment)
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             PageController, AccountController, HealthController, DevMailboxController,
             NotificationController,
@@ -130,6 +136,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ReviewController, MediationController, MediatorController,
             RoomController,
             StreamController,
+            MetricsController,
             ProposalController,
             CaseAgreementsController, AgreementController, CertificateController,
             TimelineController, EscalationController, StaffEscalationController,
@@ -141,12 +148,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         stores=stores,
         middleware=[session_config.middleware, rate_limit.middleware],
         csrf_config=CSRFConfig(secret=settings.secret_key, cookie_secure=settings.is_https, cookie_httponly=True,
-                               cookie_samesite="lax", exclude=["/healthz", "/readyz"]),
+                               cookie_samesite="lax", exclude=["/healthz", "/readyz", "^/metrics$"]),
         template_config=TemplateConfig(instance=template_engine),
         plugins=[HTMXPlugin(), realtime.make_channels_plugin(settings)],
         before_request=activate_language,
         before_send=[make_security_headers_hook(settings)],
-        exception_handlers={HTTPException: handle_http_exception, Exception: handle_unexpected},
+        exception_handlers={HTTPException: handle_http_exception, StorageUnavailable: handle_storage_unavailable,
+                            Exception: handle_unexpected},
         # Routes with opt skip_compression (the SSE stream: a gzip state per open stream would cost ~256 KB).
         compression_config=CompressionConfig(backend="gzip", minimum_size=500, gzip_compress_level=6,
                                              exclude_opt_key="skip_compression"),
@@ -156,3 +164,4 @@ def create_app(settings: Settings | None = None) -> Litestar:
         debug=False,
         state=State({"settings": settings}),
     )
+    return observability.install(app, settings)  # request ids, access log, HTTP metrics: around it all

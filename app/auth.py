@@ -52,8 +52,15 @@ async def _load_user(connection: ASGIConnection[Any, Any, Any, Any]) -> User | N
     if user is None or user.session_version != session.get("ver"):
         end_session(connection)  # password changed or reset elsewhere: this session is over
         return None
-    session["seen_at"] = now  # the store's own expiry (max_age) backs this idle limit up
+    if now - seen_at >= seen_at_step(settings.session_idle_minutes):
+        session["seen_at"] = now  # the store's own expiry (max_age) backs this idle limit up
     return user
+
+
+def seen_at_step(idle_minutes: float) -> int:
+    """How far the idle clock must have moved before a request records it (so that a session is written at most
+    once a minute, not on every request): a minute, or less for idle limits under ten minutes."""
+    return int(min(60, idle_minutes * 6))
 
 
 def start_session(connection: ASGIConnection[Any, Any, Any, Any], user: User) -> None:

@@ -1,4 +1,5 @@
-"""Command line: migrate, seed the demo, create staff/mediator accounts, serve (`python -m app.cli --help`)."""
+"""Command line: the production start (serve, worker, scheduler), the demo (run), migrations and accounts
+(`python -m app.cli --help`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import getpass
 import os
 import sys
 
+from app import backup
 from app.settings import get_settings
 
 DEMO_PASSWORD = "paix-durable-2026"  # noqa: S105  (published demo password, see README)
@@ -23,12 +25,11 @@ DEMO_ACCOUNTS = [
 
 
 async def migrate() -> None:
-    """Apply every pending migration, on whichever engine DATABASE_URL selects."""
-    from piccolo.apps.migrations.commands.forwards import run_forwards
+    """Apply every pending migration, on whichever engine DATABASE_URL selects; safe with several processes
+    starting together (app/migrations.py)."""
+    from app.migrations import migrate_under_lock
 
-    result = await run_forwards(app_name="all", migration_id="all")
-    if not result.success:
-        raise SystemExit(f"migration failed: {result.message}")
+    await migrate_under_lock(get_settings())
 
 
 async def seed_demo() -> list[tuple[str, str, str]]:
@@ -169,25 +170,71 @@ async def create_user(email: str, name: str, role: str, password: str) -> int:
     return 0
 
 
-def serve() -> None:
+def serve(host: str, port: int, *, worker: bool, scheduler: bool) -> None:
+    """The web app under uvicorn; the Dramatiq worker and the scheduler run inside it when asked."""
     import uvicorn
 
-    host = os.environ.get("HOST", "127.0.0.1")
-    port = int(os.environ.get("PORT", "8000"))
-    print(f"\nCessez-le-feu is running at http://{host}:{port}/  (Ctrl-C to stop)")
+    from app.observability import uvicorn_logging
+
+    os.environ["EMBEDDED_WORKER"] = "1" if worker else "0"
+    os.environ["EMBEDDED_SCHEDULER"] = "1" if scheduler else "0"
+    get_settings.cache_clear()
+    parts = ["web"] + (["worker"] if worker else []) + (["scheduler"] if scheduler else [])
+    print(f"\nCessez-le-feu ({' + '.join(parts)}) is running at http://{host}:{port}/  (Ctrl-C to stop)", flush=True)
     if get_settings().dev_mailbox:
-        print(f"Mails are kept in the outbox; read them at http://{host}:{port}/dev/mailbox")
+        print(f"Mails are kept in the outbox; read them at http://{host}:{port}/dev/mailbox", flush=True)
     uvicorn.run("app.asgi:create_app", factory=True, host=host, port=port, proxy_headers=True,
-                timeout_graceful_shutdown=5, log_level=os.environ.get("LOG_LEVEL", "info").lower())
+                forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+                timeout_graceful_shutdown=5, log_level=os.environ.get("LOG_LEVEL", "info").lower(),
+                **uvicorn_logging(get_settings()))
+
+
+def refuse_without_essentials(command: str) -> None:
+    """A production start stops at once, naming what is missing, rather than run with a guessed secret or address."""
+    from app.settings import missing_essentials
+
+    missing = missing_essentials(os.environ)
+    if missing:
+        print(f"`{command}` is a production start and needs these settings:", file=sys.stderr)
+        for name, why in missing:
+            print(f"  {name}: {why}", file=sys.stderr)
+        print("(`make run` starts the demo without them.)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def run_worker(processes: int, threads: int) -> int:
+    """Dramatiq worker processes on the Redis broker (the in-process broker has nothing to share)."""
+    if not get_settings().redis_url:
+        print("`worker` needs REDIS_URL: without Redis the worker runs inside `serve --worker`.", file=sys.stderr)
+        return 2
+    # Dramatiq's own CLI, in place of this process: it handles SIGTERM (finish the current jobs, then stop).
+    os.execv(sys.executable, [sys.executable, "-m", "dramatiq", "workers.actors",  # noqa: S606 (fixed arguments)
+                              "--processes", str(processes), "--threads", str(threads)])
+    return 0  # not reached
+
+
+def _add_serve_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"), help="address to listen on (HOST)")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")), help="port (PORT)")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app.cli", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="apply pending database migrations")
-    commands.add_parser("seed-demo", help="create the demo accounts (idempotent)")
-    commands.add_parser("serve", help="start the web app (with the embedded worker and scheduler by default)")
-    commands.add_parser("run", help="migrate, seed the demo, then serve: what `make run` does")
+    commands.add_parser("seed-demo", help="create the demo accounts and cases (idempotent; never in production)")
+    serve_parser = commands.add_parser(
+        "serve", help="production start: migrate, then the web app (never seeds the demo; needs SECRET_KEY, BASE_URL)")
+    _add_serve_options(serve_parser)
+    serve_parser.add_argument("--worker", action="store_true", help="also run the job worker in this process")
+    serve_parser.add_argument("--scheduler", action="store_true", help="also run the scheduler in this process")
+    worker_parser = commands.add_parser("worker", help="production: Dramatiq worker processes (needs REDIS_URL)")
+    worker_parser.add_argument("--processes", type=int, default=int(os.environ.get("WORKER_PROCESSES", "1")))
+    worker_parser.add_argument("--threads", type=int, default=int(os.environ.get("WORKER_THREADS", "4")))
+    commands.add_parser("scheduler", help="production: the one scheduler process")
+    run_parser = commands.add_parser("run", help="the demo: migrate, seed the demo, serve web + worker + scheduler")
+    _add_serve_options(run_parser)
+    backup.add_commands(commands)
     create = commands.add_parser("create-user", help="create a staff, mediator or company account")
     create.add_argument("--email", required=True)
     create.add_argument("--name", required=True)
@@ -195,18 +242,34 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     args = parser.parse_args(argv)
 
+    if args.command in backup.COMMANDS:
+        return backup.run_command(args)
     if args.command == "create-user":
         password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Password: ")
         return asyncio.run(create_user(args.email, args.name, args.role, password))
-    if args.command in {"migrate", "run"}:
+    if args.command in {"serve", "worker", "scheduler"}:
+        refuse_without_essentials(args.command)
+    if args.command == "worker":
+        return run_worker(args.processes, args.threads)
+    if args.command == "scheduler":
+        from workers.scheduler import main as scheduler_main
+
+        scheduler_main()
+        return 0
+    if args.command in {"migrate", "run", "serve"}:
         asyncio.run(migrate())
     if args.command in {"seed-demo", "run"}:
         asyncio.run(seed_demo())
         asyncio.run(seed_demo_case())
         asyncio.run(seed_demo_mediation())
         print_demo_accounts()
-    if args.command in {"serve", "run"}:
-        serve()
+    if args.command == "run":
+        serve(args.host, args.port, worker=True, scheduler=True)
+    if args.command == "serve":
+        os.environ.setdefault("DEV_MAILBOX", "0")  # the dev mailbox shows reset links: the demo's, not production's
+        if not get_settings().smtp_url:
+            print("warning: SMTP_URL is unset; mails stay in the outbox and nobody receives them", file=sys.stderr)
+        serve(args.host, args.port, worker=args.worker, scheduler=args.scheduler)
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -16,6 +17,8 @@ from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType, dict_factory
 
 from app.settings import Settings
+
+logger = logging.getLogger("clf.db")
 
 
 class LoopLocalPostgresEngine(PostgresEngine):
@@ -180,9 +183,18 @@ def after_commit(callback: Callable[[], Any]) -> None:
     """
     pending = _after_commit.get()
     if pending is None:
-        callback()
+        _run_quietly(callback)
     else:
         pending.append(callback)
+
+
+def _run_quietly(callback: Callable[[], Any]) -> None:
+    """What runs after a commit only wakes something up or enqueues a job whose row is already committed: if it
+    fails (Redis down), the committed state stands and a sweep picks it up, so the request still succeeds."""
+    try:
+        callback()
+    except Exception:
+        logger.warning("an after-commit step failed; the scheduler's sweep will catch up", exc_info=True)
 
 
 @asynccontextmanager
@@ -204,7 +216,7 @@ async def write_transaction() -> AsyncIterator[None]:
     finally:
         _after_commit.reset(token)
     for callback in callbacks:
-        callback()
+        _run_quietly(callback)
 
 
 async def prepare_sqlite(db: SQLiteEngine) -> None:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from litestar.exceptions import NotFoundException
 
 from app.settings import Settings, get_settings
+from app.storage import write_file
 
 
 @dataclass(frozen=True)
@@ -43,20 +42,12 @@ def stored_name_for(key: str, settings: Settings | None = None) -> str:
 
 
 def store_document(key: str, content: bytes, settings: Settings | None = None) -> StoredDocument:
-    """Write `content` atomically (temporary file, fsync, rename) and return its name and fingerprint."""
-    folder = documents_dir(settings)
-    folder.mkdir(parents=True, exist_ok=True)
+    """Write `content` atomically (app.storage) and return its name and fingerprint; raises StorageUnavailable.
+
+    Its row is inserted after, and a file whose row never comes is left to the sweep: the same name may already
+    be the file of a committed row (a retried job), so it is not removed here."""
     name = stored_name_for(key, settings)
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(content)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, folder / name)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_file(documents_dir(settings) / name, content)
     return StoredDocument(stored_name=name, sha256=hashlib.sha256(content).hexdigest(), size_bytes=len(content))
 
 

@@ -15,6 +15,8 @@ from litestar.response import Redirect
 
 from app import i18n
 from app.i18n import _
+from app.observability import request_id_of
+from app.storage import StorageUnavailable
 from app.templating import environment
 from app.web import plain_context, render_block, wants_fragment
 
@@ -36,14 +38,26 @@ def _titles() -> dict[int, tuple[str, str]]:
         500: (_("Something went wrong on our side"),
               _("The error has been recorded. Please try again in a moment; nothing you had saved is lost.")),
         503: (_("Temporarily unavailable"), _("The service is temporarily unavailable. Please try again soon.")),
+        507: (_("Not enough storage space"),
+              _("There is not enough storage space to save your file right now. Please try again later; nothing "
+                "you had already saved is lost.")),
     }
 
 
-def render_error(request: Request[Any, Any, Any], status_code: int) -> Response[str]:
+def _storage_titles() -> tuple[str, str]:
+    """Files cannot be written for another reason than space (read-only or failing disk): a 503."""
+    return (_("Files cannot be saved right now"),
+            _("Your file could not be saved for a technical reason on our side. Please try again later; nothing "
+              "you had already saved is lost."))
+
+
+def render_error(request: Request[Any, Any, Any], status_code: int, *,
+                 titles: tuple[str, str] | None = None) -> Response[str]:
     i18n.activate(request.cookies.get(i18n.LANGUAGE_COOKIE))
-    titles = _titles()
-    title, explanation = titles.get(status_code, titles[500 if status_code >= 500 else 400])
-    context = plain_context(request) | {"status_code": status_code, "title": title, "explanation": explanation}
+    by_code = _titles()
+    title, explanation = titles or by_code.get(status_code, by_code[500 if status_code >= 500 else 400])
+    context = plain_context(request) | {"status_code": status_code, "title": title, "explanation": explanation,
+                                        "request_id": request_id_of(request)}  # for the visitor to quote to support
     if wants_fragment(request):
         html = render_block("errors/error.html", "error_message", context)
     else:
@@ -60,6 +74,31 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     return render_error(request, exc.status_code)
 
 
+def handle_storage_unavailable(request: Request[Any, Any, Any], exc: StorageUnavailable) -> Response[Any]:
+    """A file could not be stored (app.storage): 507 when the disk is full, else 503; nothing was half-saved."""
+    logger.error("storage unavailable (%s) on %s %s: %s", exc.reason, request.method, request.url.path, exc)
+    if exc.reason == "full":
+        response = render_error(request, 507)
+    else:
+        response = render_error(request, 503, titles=_storage_titles())
+    response.headers["Retry-After"] = "300"
+    return response
+
+
+def _is_redis_outage(exc: Exception) -> bool:
+    """Redis down or restarting (only the rate-limit counters of login and sign-up still need it in a request)."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    return isinstance(exc, RedisConnectionError | RedisTimeoutError)
+
+
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    if _is_redis_outage(exc):
+        logger.warning("Redis unavailable on %s %s: %s", request.method, request.url.path, exc)
+        response = render_error(request, 503)
+        response.headers["Retry-After"] = "10"
+        return response
+    logger.exception("unhandled error on %s %s (request %s)", request.method, request.url.path,
+                     request_id_of(request), exc_info=exc)
     return render_error(request, 500)

@@ -6,12 +6,20 @@ import asyncio
 import smtplib
 import ssl
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate
 from urllib.parse import parse_qs, unquote, urlsplit
 
 
 class MailConfigError(ValueError):
     pass
+
+
+def message_id(message_key: str, domain: str) -> str:
+    """The same Message-ID every time for one key (make_msgid adds a time and a random part): a mail sent again
+    after a crash between the SMTP answer and our record of it is recognisable as the same mail."""
+    safe_key = "".join(char for char in message_key if char.isalnum() or char in ".-_") or "mail"
+    safe_domain = "".join(char for char in domain if char.isalnum() or char in ".-") or "cessez-le-feu.local"
+    return f"<{safe_key}@{safe_domain}>"
 
 
 def build_message(*, sender: str, to: str, subject: str, body: str, message_key: str) -> EmailMessage:
@@ -22,7 +30,7 @@ def build_message(*, sender: str, to: str, subject: str, body: str, message_key:
     message["Subject"] = subject
     message["Date"] = formatdate(localtime=False)
     domain = sender.rsplit("@", 1)[-1].strip("> ") or "cessez-le-feu.local"
-    message["Message-ID"] = make_msgid(idstring=message_key, domain=domain)
+    message["Message-ID"] = message_id(message_key, domain)
     message.set_content(body)
     return message
 
@@ -32,7 +40,7 @@ def _send(smtp_url: str, message: EmailMessage) -> None:
     if parts.scheme not in {"smtp", "smtps"} or not parts.hostname:
         raise MailConfigError("SMTP_URL must look like smtp://user:password@host:port")
     options = parse_qs(parts.query)
-    timeout = 20
+    timeout = 15
     client: smtplib.SMTP
     if parts.scheme == "smtps":
         client = smtplib.SMTP_SSL(parts.hostname, parts.port or 465, timeout=timeout,

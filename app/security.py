@@ -16,6 +16,7 @@ CONTENT_SECURITY_POLICY = (
     "connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'"
 )
 ROTATE_SESSION_KEY = "clf.rotate_session"
+LOADED_SESSION_KEY = "clf.loaded_session"
 
 
 def security_headers(settings: Settings) -> list[tuple[bytes, bytes]]:
@@ -55,8 +56,18 @@ class RotatingSessionBackend(ServerSideSessionBackend):
     """Server-side sessions that never store an empty session and change id when asked to.
 
     Litestar keeps the session id across login (session fixation) and stores a session for every
-    anonymous visitor; both are fixed here.
+    anonymous visitor; both are fixed here. It also writes the session after every request; here a session
+    whose data did not change is not written again (the cookie is still sent).
     """
+
+    async def load_from_connection(self, connection: ASGIConnection) -> dict[str, Any]:
+        if session_id := connection.cookies.get(self.config.key):
+            store = self.config.get_store_from_app(connection.scope["app"])
+            data = await self.get(session_id, store=store)
+            if data is not None:
+                connection.scope[LOADED_SESSION_KEY] = data  # type: ignore[literal-required]
+                return self.deserialize_data(data)
+        return {}
 
     async def store_in_message(self, scope_session: Any, message: Message, connection: ASGIConnection) -> None:
         store = self.config.get_store_from_app(connection.scope["app"])
@@ -82,7 +93,9 @@ class RotatingSessionBackend(ServerSideSessionBackend):
             session_id = connection.scope.setdefault("clf.new_session_id", self.generate_session_id())  # type: ignore[typeddict-item]
         else:
             session_id = old_id  # type: ignore[assignment]
-        await self.set(session_id=session_id, data=self.serialize_data(scope_session, connection.scope), store=store)
+        data = self.serialize_data(scope_session, connection.scope)
+        if session_id != old_id or data != connection.scope.get(LOADED_SESSION_KEY):
+            await self.set(session_id=session_id, data=data, store=store)
         cookie = Cookie(value=session_id, key=self.config.key, max_age=self.config.max_age, **cookie_params)
         headers.add("Set-Cookie", cookie.to_header(header=""))
 

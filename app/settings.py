@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -63,7 +64,9 @@ class Settings:
     secret_key: str
     """Signs CSRF tokens and invitation links (SECRET_KEY; generated into var/ when absent)."""
     embedded_worker: bool
-    """Run a Dramatiq worker and the scheduler inside the web process (EMBEDDED_WORKER)."""
+    """Run a Dramatiq worker inside the web process (EMBEDDED_WORKER)."""
+    embedded_scheduler: bool
+    """Run the scheduler inside the web process (EMBEDDED_SCHEDULER; defaults to EMBEDDED_WORKER)."""
     dev_mailbox: bool
     """Serve /dev/mailbox to local clients; on by default only when SMTP_URL is unset (DEV_MAILBOX)."""
     session_idle_minutes: int
@@ -74,6 +77,8 @@ class Settings:
     """Login, sign-up and reset attempts allowed per client address and minute (LOGIN_RATE_PER_MINUTE)."""
     max_body_kb: int
     """Largest request body accepted, in KiB, for routes without a larger limit of their own (MAX_BODY_KB)."""
+    scheduler_interval_seconds: float
+    """How often the scheduler sweeps due work: reminders, lost jobs, expiries (SCHEDULER_INTERVAL_SECONDS)."""
     mail_max_attempts: int
     """How many times the mail actor tries one mail before giving up (MAIL_MAX_ATTEMPTS)."""
     mail_retry_min_ms: int
@@ -84,6 +89,14 @@ class Settings:
     """Success fee: amount added per signed agreement, in cents (FEE_PER_AGREEMENT_CENTS)."""
     fee_minimum_cents: int = 0
     """Success fee: the least invoiced when at least one agreement is signed, in cents (FEE_MINIMUM_CENTS)."""
+    access_log: bool = True
+    """One JSON line per request on stderr, logger clf.access (ACCESS_LOG); uvicorn's own access log is then off."""
+    metrics_token: str = ""
+    """Bearer token /metrics requires; empty: /metrics answers clients on this machine only (METRICS_TOKEN)."""
+    metrics_port: int = 0
+    """A separate worker process (EMBEDDED_WORKER=0) serves its job metrics on this port; 0: none (METRICS_PORT)."""
+    metrics_host: str = "127.0.0.1"
+    """Address a worker's METRICS_PORT listens on; that endpoint has no token (METRICS_HOST)."""
 
     @property
     def is_https(self) -> bool:
@@ -112,17 +125,38 @@ def load_settings() -> Settings:
         base_url=(os.environ.get("BASE_URL", "").strip() or "http://127.0.0.1:8000").rstrip("/"),
         secret_key=_secret_key(var_dir),
         embedded_worker=_flag("EMBEDDED_WORKER", True),
+        embedded_scheduler=_flag("EMBEDDED_SCHEDULER", _flag("EMBEDDED_WORKER", True)),
         dev_mailbox=_flag("DEV_MAILBOX", not smtp_url),
         session_idle_minutes=_int("SESSION_IDLE_MINUTES", 60),
         session_max_hours=_int("SESSION_MAX_HOURS", 12),
         login_rate_per_minute=_int("LOGIN_RATE_PER_MINUTE", 10),
         max_body_kb=_int("MAX_BODY_KB", 1024),
+        scheduler_interval_seconds=float(os.environ.get("SCHEDULER_INTERVAL_SECONDS", "").strip() or 60),
         mail_max_attempts=_int("MAIL_MAX_ATTEMPTS", 6),
         mail_retry_min_ms=_int("MAIL_RETRY_MIN_MS", 15_000),
         fee_percent_basis_points=percent_to_basis_points(os.environ.get("FEE_PERCENT", "").strip() or "5"),
         fee_per_agreement_cents=_int("FEE_PER_AGREEMENT_CENTS", 0),
         fee_minimum_cents=_int("FEE_MINIMUM_CENTS", 0),
+        access_log=_flag("ACCESS_LOG", True),
+        metrics_token=os.environ.get("METRICS_TOKEN", "").strip(),
+        metrics_port=_int("METRICS_PORT", 0),
+        metrics_host=os.environ.get("METRICS_HOST", "").strip() or "127.0.0.1",
     )
+
+
+MIN_SECRET_KEY_LENGTH = 32
+
+
+def missing_essentials(environ: Mapping[str, str]) -> list[tuple[str, str]]:
+    """What a production start cannot run without, as (variable, what to set) pairs; empty when all is there."""
+    missing = []
+    if len(environ.get("SECRET_KEY", "").strip()) < MIN_SECRET_KEY_LENGTH:
+        missing.append(("SECRET_KEY", f"a random string of at least {MIN_SECRET_KEY_LENGTH} characters, the same on "
+                                      "every process (python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"))
+    base_url = environ.get("BASE_URL", "").strip()
+    if urlsplit(base_url).scheme not in {"http", "https"} or not urlsplit(base_url).hostname:
+        missing.append(("BASE_URL", "the public address people use, e.g. https://mediation.example.org"))
+    return missing
 
 
 @lru_cache(maxsize=1)

@@ -9,41 +9,46 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
-
-from litestar.stores.file import FileStore
+from datetime import UTC, datetime, timedelta
 
 from app.actions.agreements import do_sweep_finalizations
 from app.actions.mail import do_requeue_stale_mail
 from app.actions.notifications import do_claim_due_reminders, do_send_digests
+from app.actions.stored_files import do_sweep_orphan_files
 from app.actions.timeline import do_expire_cases
+from app.sessions import DatabaseSessionStore
+from app.settings import get_settings
 from app.tables import AccountToken
 
 logger = logging.getLogger("clf.scheduler")
-SWEEP_SECONDS = 60
 
 
-async def sweep_once(session_store: object | None = None) -> dict[str, int]:
-    """One pass over everything that may be due; returns counts for the log."""
+async def sweep_once(*, resume_all: bool = False) -> dict[str, int]:
+    """One pass over everything that may be due; returns counts for the log. `resume_all`: enqueue every
+    unfinished finalization again, however recently locked (right after a single-process restart)."""
     counts = {
-        "mail_requeued": await do_requeue_stale_mail(),
+        "mail_requeued": await do_requeue_stale_mail(older_than_seconds=0 if resume_all else 300),
         "reminders_claimed": len(await do_claim_due_reminders()),
         "digests_queued": await do_send_digests(),
-        "finalizations_enqueued": len(await do_sweep_finalizations()),
+        "finalizations_enqueued": len(await do_sweep_finalizations(stale_after=timedelta(0) if resume_all else None)),
         "mediations_expired": await do_expire_cases(),
+        "orphan_files_removed": await do_sweep_orphan_files(),  # walks at most once an hour
     }
     deleted = await AccountToken.delete().where(AccountToken.expires_at < datetime.now(UTC)).returning(AccountToken.id)
     counts["tokens_expired"] = len(deleted)
-    if isinstance(session_store, FileStore):
-        # File and memory stores expire lazily; Redis expires keys itself.
-        await session_store.delete_expired()
+    counts["sessions_expired"] = await DatabaseSessionStore().delete_expired()
     return counts
 
 
-async def run_forever(session_store: object | None = None, interval: float = SWEEP_SECONDS) -> None:
+async def run_forever(interval: float | None = None, *, resume_now: bool = False) -> None:
+    """Sweep every `interval` seconds (SCHEDULER_INTERVAL_SECONDS by default); `resume_now`: the first sweep
+    resumes every unfinished finalization and mail at once."""
+    interval = get_settings().scheduler_interval_seconds if interval is None else interval
+    first = True
     while True:
         try:
-            counts = await sweep_once(session_store)
+            counts = await sweep_once(resume_all=resume_now and first)
+            first = False
             if any(counts.values()):
                 logger.info("sweep: %s", counts)
         except Exception:  # a failed sweep must not stop the next ones
@@ -60,8 +65,8 @@ def main() -> None:
 
     async def run() -> None:
         db = engine()
-        if hasattr(db, "start_connection_pool"):
-            await db.start_connection_pool(min_size=1, max_size=2)
+        if get_settings().uses_postgres:
+            await db.start_connection_pool(min_size=1, max_size=2)  # type: ignore[union-attr]
         await run_forever()
 
     asyncio.run(run())

@@ -129,10 +129,13 @@ async def do_close_decisions(actor: User, proposal_id: int) -> Proposal:
     return proposal
 
 
-async def do_sweep_finalizations(now: datetime | None = None, limit: int = 100) -> list[int]:
+async def do_sweep_finalizations(now: datetime | None = None, limit: int = 100,
+                                 stale_after: timedelta | None = None) -> list[int]:
     """The scheduler's part: lock the open proposals whose decision deadline passed and enqueue them; enqueue
-    again the locked ones whose job seems lost. Returns the proposals enqueued."""
+    again the locked ones whose job seems lost (locked longer than `stale_after`, STALE_LOCK by default).
+    Returns the proposals enqueued."""
     now = now or datetime.now(UTC)
+    stale_after = STALE_LOCK if stale_after is None else stale_after
     running = Proposal.case.status == CaseStatus.in_mediation.value
     due = await Proposal.select(Proposal.id).where(Proposal.status == "open", Proposal.decide_by <= now,
                                                    running).limit(limit)
@@ -142,8 +145,8 @@ async def do_sweep_finalizations(now: datetime | None = None, limit: int = 100) 
             Proposal.id == row["id"], Proposal.status == "open").returning(Proposal.id)
         if got:
             enqueued.append(row["id"])
-    stale = await Proposal.select(Proposal.id).where(Proposal.status == "locked", Proposal.locked_at < now - STALE_LOCK,
-                                                     running).limit(limit)
+    stale = await Proposal.select(Proposal.id).where(
+        Proposal.status == "locked", Proposal.locked_at <= now - stale_after, running).limit(limit)
     enqueued += [row["id"] for row in stale]
     for proposal_id in enqueued:
         after_commit(lambda proposal_id=proposal_id: enqueue_finalization(proposal_id))

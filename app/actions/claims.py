@@ -1,15 +1,14 @@
 """A consumer's claim in a case: file it (join the case), edit or complete it, withdraw it, and its evidence files.
 
 Evidence files live under VAR_DIR/evidence/ with random names (never in the static folder), are checked
-by their content, and are served only through `evidence_for_viewer`.
+by their content, written (app.storage) before their rows are committed, and are served only through
+`evidence_for_viewer`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
-import os
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -46,6 +45,7 @@ from app.domain.lifecycle import (
 )
 from app.i18n import _
 from app.settings import Settings, get_settings
+from app.storage import remove_files, write_file
 from app.tables import AuditEvent, Case, Claim, Evidence, Role, User
 
 
@@ -231,24 +231,6 @@ class CheckedFile:
     stored_name: str = ""
 
 
-def _write_file(path: Path, data: bytes) -> None:
-    """Write under a temporary name then rename: a file is either whole or absent."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temporary = path.with_name(path.name + ".part")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-
-
-def _remove_files(paths: list[Path]) -> None:
-    for path in paths:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-
-
 async def _lock_claim(claim_id: int) -> None:
     """Serialize uploads to one claim, so the per-claim total holds (SQLite: the immediate transaction does)."""
     if Claim._meta.db.engine_type == "postgres":
@@ -291,7 +273,7 @@ async def do_add_evidence(actor: User, claim_id: int, kind: str, uploads: list[U
         paths.append(path)
     try:
         for checked, path in zip(files, paths, strict=True):
-            await asyncio.to_thread(_write_file, path, checked.data)
+            await asyncio.to_thread(write_file, path, checked.data)
         async with write_transaction():
             await _lock_claim(claim_id)
             totals = (await Evidence.select(Count(Evidence.id, alias="n"), Sum(Evidence.size_bytes, alias="bytes"))
@@ -307,7 +289,7 @@ async def do_add_evidence(actor: User, claim_id: int, kind: str, uploads: list[U
             if current is None or current["status"] not in CLAIM_STATES_EDITABLE:
                 raise _refusal_for(TransitionError(current["status"] if current else "", ClaimAction.edit))
             if errors:
-                _remove_files(paths)
+                remove_files(paths)
                 return errors
             now = datetime.now(UTC)
             rows = await Evidence.insert(*[
@@ -319,7 +301,7 @@ async def do_add_evidence(actor: User, claim_id: int, kind: str, uploads: list[U
                 "claim": claim_id, "evidence": [row["id"] for row in rows], "kind": kind,
                 "files": [{"name": checked.name, "bytes": len(checked.data)} for checked in files]}))
     except BaseException:
-        _remove_files(paths)  # nothing half-saved: no row, no file
+        remove_files(paths)  # nothing half-saved: no row, no file
         raise
     return errors
 
@@ -339,7 +321,7 @@ async def do_remove_evidence(actor: User, evidence_id: int) -> int:
             raise NotFoundException()
         await AuditEvent.insert(AuditEvent(case=access.case.id, actor=actor.id, kind="evidence_removed", details={
             "claim": claim.id, "evidence": evidence_id, "name": evidence.original_name}))
-        after_commit(lambda: _remove_files([path]))
+        after_commit(lambda: remove_files([path]))
     return claim.id
 
 

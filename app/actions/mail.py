@@ -11,7 +11,7 @@ from app.settings import get_settings
 from app.tables import MailStatus, OutboxMail
 from app.templating import render
 
-CLAIM_SECONDS = 120
+CLAIM_SECONDS = 60  # a send takes seconds (SMTP timeout 15 s per step); after a crash the mail is retried this soon
 MAX_BACKOFF_MS = 15 * 60 * 1000
 
 
@@ -52,12 +52,13 @@ async def do_deliver_mail(mail_id: int) -> str:
         OutboxMail.id == mail_id,
         (OutboxMail.status == MailStatus.pending.value)
         | ((OutboxMail.status == MailStatus.sending.value) & (OutboxMail.claimed_until < now)),
-    ).returning(OutboxMail.id, OutboxMail.to_address, OutboxMail.subject, OutboxMail.body_text, OutboxMail.attempts)
+    ).returning(OutboxMail.id, OutboxMail.to_address, OutboxMail.subject, OutboxMail.body_text, OutboxMail.attempts,
+                 OutboxMail.created_at)
     if not claimed:
         return "skipped"
     mail = claimed[0]
     message = build_message(sender=settings.mail_from, to=mail["to_address"], subject=mail["subject"],
-                            body=mail["body_text"], message_key=f"outbox-{mail_id}")
+                            body=mail["body_text"], message_key=f"outbox-{mail_id}.{mail['created_at']:%Y%m%d%H%M%S}")
     try:
         await send_mail(settings.smtp_url, message)
     except Exception as error:

@@ -25,7 +25,7 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException
 
 from app import i18n, realtime
 from app.actions.access import CaseAccess, is_company_member
-from app.actions.claims import CheckedFile, Upload, _remove_files, _write_file
+from app.actions.claims import CheckedFile, Upload
 from app.actions.mediation import BABEL_LOCALES, PARIS, ActionRefused, record
 from app.actions.notifications import N_, do_notify
 from app.db import after_commit, engine, write_transaction
@@ -59,6 +59,7 @@ from app.domain.room import (
 )
 from app.i18n import _
 from app.settings import Settings, get_settings
+from app.storage import remove_files, write_file
 from app.tables import (
     Case,
     CharterAcceptance,
@@ -670,7 +671,7 @@ async def do_post_message(actor: User, space_id: int, body: str, client_key: str
     path = attachment_path(attachment.stored_name) if attachment else None
     try:
         if attachment and path:
-            await asyncio.to_thread(_write_file, path, attachment.data)
+            await asyncio.to_thread(write_file, path, attachment.data)
         async with write_transaction():
             # The row lock taken by this update orders concurrent posters: seqs commit in order, without gaps.
             counter = await Space.update({Space.last_seq: Space.last_seq + 1}).where(Space.id == space.id).returning(
@@ -689,7 +690,7 @@ async def do_post_message(actor: User, space_id: int, body: str, client_key: str
             after_commit(lambda: realtime.announce(space.id, seq))
     except BaseException:
         if path:
-            _remove_files([path])
+            remove_files([path])
         # The same key posted twice at once (double click, a retry): the unique index kept one; return it.
         if (existing := await _existing(actor.id, client_key)) is not None:
             return PostResult(seq=existing[1], duplicate=True)

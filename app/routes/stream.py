@@ -45,6 +45,7 @@ from app.actions import room
 from app.auth import current_user, requires_login
 from app.domain.lifecycle import ClaimStatus
 from app.domain.room import Party, may_enter
+from app.metrics import SSE_STREAMS_OPEN
 from app.settings import Settings, settings_of
 from app.tables import Case, CharterAcceptance, Claim, CompanyMember, Message, Role, Space, User
 from app.templating import environment
@@ -519,6 +520,7 @@ class LiveStream:
         if getattr(self.channels, "closing", False):  # the server is stopping: come back to the next one
             return
         hub = await hubs.join(self.channels, self)
+        SSE_STREAMS_OPEN.inc()
         try:
             replayed = await self._catch_up(hub)
             if replayed is None:
@@ -533,6 +535,7 @@ class LiveStream:
                 if self.mailbox.closed:
                     return
         finally:
+            SSE_STREAMS_OPEN.dec()
             self.live = False
             hub.leave(self)
 

@@ -37,6 +37,7 @@ from app.tables.room import (
     Space,
     SpaceRead,
 )
+from app.tables.sessions import WebSession
 
 __all__ = [
     "AccountToken", "AuditEvent", "Case", "CaseInvitation", "Claim", "ClaimReview", "Company", "CompanyInvite",
@@ -45,4 +46,5 @@ __all__ = [
     "Agreement", "Certificate", "CollectiveRecord", "DeadlineExtension", "Decision", "Fee", "Phase", "Proposal",
     "Vote",
     "CharterAcceptance", "Message", "MessageAttachment", "MessageReport", "Mute", "Pseudonym", "Space", "SpaceRead",
+    "WebSession",
 ]

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.fixtures import Account
-from tests.server.harness import AppProcess, RedisProcess, login
+from tests.server.harness import AppProcess, BackgroundProcess, RedisProcess, login
 from tests.server.room_world import LiveRoom, make_live_room
 
 
@@ -26,8 +26,8 @@ async def start_app() -> AsyncIterator[Callable[..., Awaitable[AppProcess]]]:
     """Factory: `await start_app(REDIS_URL=...)` starts one more app process (on the run's database)."""
     started: list[AppProcess] = []
 
-    async def start(**env: str) -> AppProcess:
-        app = AppProcess(env)
+    async def start(command: list[str] | None = None, **env: str) -> AppProcess:
+        app = AppProcess(env, command=command)
         started.append(app)
         await app.start()
         return app
@@ -37,6 +37,24 @@ async def start_app() -> AsyncIterator[Callable[..., Awaitable[AppProcess]]]:
         app.kill()
         print(f"--- log of the app on port {app.port} (shown when the test fails) ---\n{app.log()}")
         app.close()
+
+
+@pytest.fixture
+def start_process() -> Iterator[Callable[..., BackgroundProcess]]:
+    """Factory: `start_process(["-m", "app.cli", "worker"], REDIS_URL=...)` starts a process without a port."""
+    started: list[BackgroundProcess] = []
+
+    def start(args: list[str], **env: str) -> BackgroundProcess:
+        process = BackgroundProcess(args, env)
+        started.append(process)
+        process.start()
+        return process
+
+    yield start
+    for process in started:
+        process.kill()
+        print(f"--- log of {' '.join(process.args)} (shown when the test fails) ---\n{process.log()}")
+        process.close()
 
 
 @pytest.fixture

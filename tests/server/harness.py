@@ -35,8 +35,10 @@ def free_port() -> int:
 class AppProcess:
     """`uvicorn tests.server.app_factory:create_app` on a fixed port, with its output in a log file."""
 
-    def __init__(self, env: dict[str, str], port: int | None = None) -> None:
+    def __init__(self, env: dict[str, str], port: int | None = None, command: list[str] | None = None) -> None:
+        """`command`: another way to start the web app on self.port (the production `app.cli serve`)."""
         self.port = port or free_port()
+        self.command = command
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "EMBEDDED_WORKER": "0", "BASE_URL": self.base_url, "PYTHONUNBUFFERED": "1",
                     "CLF_TEST_HEARTBEAT_S": "1", "CLF_TEST_MEMBERSHIP_S": "2", **env}
@@ -46,7 +48,8 @@ class AppProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def _spawn(self) -> subprocess.Popen[bytes]:
-        command = [sys.executable, "-m", "uvicorn", "tests.server.app_factory:create_app", "--factory",
+        command = [sys.executable, "-m", "app.cli", *self.command, "--port", str(self.port)] if self.command else [
+            sys.executable, "-m", "uvicorn", "tests.server.app_factory:create_app", "--factory",
                    "--host", "127.0.0.1", "--port", str(self.port), "--timeout-graceful-shutdown", "5",
                    "--no-access-log"]
         with self.log_path.open("ab") as log:
@@ -85,6 +88,39 @@ class AppProcess:
                 raise AssertionError(f"the app ignored SIGTERM for {within} s:\n{self.log()}")
             await asyncio.sleep(0.05)
         return time.monotonic() - started
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def close(self) -> None:
+        self.kill()
+        self.log_path.unlink(missing_ok=True)
+
+
+class BackgroundProcess:
+    """A process without a port (a job worker, the scheduler), in a process group of its own, so that kill -9
+    takes its children too (Dramatiq forks its worker processes)."""
+
+    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        self.args = args
+        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **env}
+        handle, name = tempfile.mkstemp(prefix="clf-process-", suffix=".log")
+        os.close(handle)
+        self.log_path = Path(name)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen([sys.executable, *self.args], cwd=PROJECT_ROOT, env=self.env, stdout=log,
+                                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                            start_new_session=True)
+
+    def kill(self) -> None:
+        """SIGKILL to the whole group: the process and its children die at once (a crash)."""
+        if self.process is not None and self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -202,9 +202,30 @@ async def test_a_queued_mail_is_delivered_once(smtp_server, enqueued: EnqueueRec
     message = received.message
     assert message["To"] == address
     assert message["Subject"] == FRENCH_SUBJECT
-    assert f".outbox-{mail_id}@" in message["Message-ID"]
+    assert message["Message-ID"].startswith(f"<outbox-{mail_id}.")
     assert "Bonjour Camille Durand" in message.get_content()
     assert "http://testserver.local/password/forgot" in message.get_content()
+
+
+async def test_a_mail_sent_again_after_a_crash_keeps_its_message_id(smtp_server) -> None:
+    # Given a mail delivered once, whose "sent" mark was lost (the worker died between the SMTP answer and the update)
+    from app.actions.mail import do_deliver_mail
+
+    server = smtp_server(RecordingHandler())
+    address = unique_email("crash")
+    mail_id = await queue_password_changed(address)
+    assert await do_deliver_mail(mail_id) == "sent"
+    await OutboxMail.update({OutboxMail.status: MailStatus.pending.value}).where(OutboxMail.id == mail_id)
+    # When it is delivered again
+    assert await do_deliver_mail(mail_id) == "sent"
+    # Then the recipient gets two copies with one and the same Message-ID, so mail clients see one mail
+    first, second = server.accepted_for(address)
+    assert first.message["Message-ID"] == second.message["Message-ID"]
+    assert first.message["Message-ID"].startswith(f"<outbox-{mail_id}.")
+    # And another row gets another one
+    other_id = await queue_password_changed(address)
+    assert await do_deliver_mail(other_id) == "sent"
+    assert server.accepted_for(address)[2].message["Message-ID"] != first.message["Message-ID"]
 
 
 async def test_a_refused_mail_is_retried_by_the_worker(smtp_server) -> None:

@@ -1,13 +1,12 @@
-"""The scheduler's sweep: lost mail jobs come back, expired tokens and session files go away."""
+"""The scheduler's sweep: lost mail jobs come back, expired tokens and sessions go away."""
 
 from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from litestar.stores.file import FileStore
-
-from app.tables import AccountToken, MailStatus, OutboxMail, TokenPurpose
+from app.sessions import DatabaseSessionStore
+from app.tables import AccountToken, MailStatus, OutboxMail, TokenPurpose, WebSession
 from tests.fixtures import make_account, unique_email
 from tests.workers.test_mail import (  # noqa: F401  (fixtures are used by name)
     EnqueueRecorder,
@@ -62,7 +61,7 @@ async def test_sweep_requeues_a_lost_mail_and_it_is_delivered_once(
 
         [received] = server.accepted_for(address)
         assert received.message["Subject"] == "Courrier perdu"
-        assert f".outbox-{lost_id}@" in received.message["Message-ID"]
+        assert received.message["Message-ID"].startswith(f"<outbox-{lost_id}.")
         assert (await row(lost_id)).attempts == 1
         assert (await row(fresh_id)).status == MailStatus.pending.value
         assert (await row(held_id)).status == MailStatus.held.value
@@ -93,15 +92,17 @@ async def test_sweep_deletes_expired_tokens_only() -> None:
     assert counts["tokens_expired"] >= len(expired)
 
 
-async def test_sweep_removes_expired_file_store_entries(tmp_path) -> None:
-    store = FileStore(path=tmp_path / "sessions")
-    await store.set("expired-session", b"old", expires_in=timedelta(seconds=-1))
-    await store.set("live-session", b"new", expires_in=timedelta(hours=1))
-    await store.set("forever-session", b"kept")
-    assert len(list((tmp_path / "sessions").iterdir())) == 3
+async def test_sweep_removes_expired_sessions_only() -> None:
+    store = DatabaseSessionStore()
+    prefix = secrets.token_hex(4)
+    await store.set(f"{prefix}-expired", b"old", expires_in=timedelta(seconds=-1))
+    await store.set(f"{prefix}-live", b"new", expires_in=timedelta(hours=1))
+    await store.set(f"{prefix}-forever", b"kept")
 
-    await sweep_once(store)
+    counts = await sweep_once()
 
-    assert len(list((tmp_path / "sessions").iterdir())) == 2  # checked on disk: a get() would expire lazily
-    assert await store.get("live-session") == b"new"
-    assert await store.get("forever-session") == b"kept"
+    rows = await WebSession.select(WebSession.key).where(WebSession.key.like(f"{prefix}-%"))
+    assert {row["key"] for row in rows} == {f"{prefix}-live", f"{prefix}-forever"}  # read from the table itself
+    assert counts["sessions_expired"] >= 1
+    assert await store.get(f"{prefix}-live") == b"new"
+    assert await store.get(f"{prefix}-forever") == b"kept"
