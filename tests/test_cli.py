@@ -83,3 +83,41 @@ async def test_demo_mediation_is_seeded_once_in_mediation_with_messages_and_an_o
     assert await Message.count().where(Message.space.is_in(spaces)) == 3
     proposals = await Proposal.objects().where(Proposal.case == cases[0].id)
     assert [(p.status, p.rule_kind, p.share_basis_points) for p in proposals] == [("open", "share", 7_000)]
+
+
+def test_processes_starting_together_apply_each_migration_once(tmp_path: Path) -> None:
+    # Given a fresh embedded deployment (its own VAR_DIR, SQLite whatever this run uses)
+    import os
+    import sqlite3
+
+    env = {key: value for key, value in os.environ.items() if key not in {"DATABASE_URL", "REDIS_URL"}}
+    env["VAR_DIR"] = str(tmp_path)
+    # When three processes start at once and each applies the migrations, as `serve` does at start
+    starting = [subprocess.Popen([sys.executable, "-m", "app.cli", "migrate"], cwd=ROOT, env=env, text=True,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(3)]
+    outputs = [process.communicate(timeout=120)[0] for process in starting]
+    # Then every one of them succeeds, and each migration is recorded once
+    assert [process.returncode for process in starting] == [0, 0, 0], outputs
+    migrations = sorted(path.stem for path in (ROOT / "app" / "piccolo_migrations").glob("clf_*.py"))
+    with sqlite3.connect(tmp_path / "cessez-le-feu.sqlite3") as connection:
+        applied = [row[0] for row in connection.execute("SELECT name FROM migration ORDER BY id")]
+    assert len(applied) == len(set(applied)) == len(migrations)
+    # And the one that took the lock first ran them, the others found nothing left to do
+    assert sum("No migrations need to be run" in output for output in outputs) == 2
+
+
+def test_the_production_start_names_the_missing_settings(tmp_path: Path) -> None:
+    import os
+
+    env = {key: value for key, value in os.environ.items() if key not in {"SECRET_KEY", "BASE_URL"}}
+    env["VAR_DIR"] = str(tmp_path)
+    for command in ("serve", "worker", "scheduler"):
+        result = subprocess.run([sys.executable, "-m", "app.cli", command], cwd=ROOT, env=env, text=True,
+                                capture_output=True, timeout=60)
+        assert result.returncode == 2, result.stderr
+        assert "SECRET_KEY" in result.stderr and "BASE_URL" in result.stderr
+    short = subprocess.run([sys.executable, "-m", "app.cli", "serve"], cwd=ROOT, text=True, capture_output=True,
+                           env=env | {"SECRET_KEY": "too-short", "BASE_URL": "https://mediation.example.org"},
+                           timeout=60)
+    assert short.returncode == 2 and "SECRET_KEY" in short.stderr and "BASE_URL" not in short.stderr
+    assert not (tmp_path / "cessez-le-feu.sqlite3").exists()  # refused before touching anything
