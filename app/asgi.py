@@ -24,8 +24,17 @@ from litestar.stores.redis import RedisStore
 from litestar.template.config import TemplateConfig
 
 from app import i18n, observability, realtime
+from app.actions.errors import CharterRequired, Forbidden, NotFound, Refused
 from app.db import PooledSQLiteEngine, engine, prepare_sqlite
-from app.errors import handle_http_exception, handle_storage_unavailable, handle_unexpected
+from app.errors import (
+    handle_charter_required,
+    handle_forbidden,
+    handle_http_exception,
+    handle_not_found,
+    handle_refused,
+    handle_storage_unavailable,
+    handle_unexpected,
+)
 from app.routes.accounts import AccountController
 from app.routes.agreements import AgreementController, CaseAgreementsController, CertificateController
 from app.routes.cases import CaseController, ClaimController, EvidenceController
@@ -153,7 +162,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         plugins=[HTMXPlugin(), realtime.make_channels_plugin(settings)],
         before_request=activate_language,
         before_send=[make_security_headers_hook(settings)],
-        exception_handlers={HTTPException: handle_http_exception, StorageUnavailable: handle_storage_unavailable,
+        # What actions refuse (app.actions.errors) is answered here, once, for every route.
+        exception_handlers={HTTPException: handle_http_exception, NotFound: handle_not_found,
+                            Forbidden: handle_forbidden, CharterRequired: handle_charter_required,
+                            Refused: handle_refused, StorageUnavailable: handle_storage_unavailable,
                             Exception: handle_unexpected},
         # Routes with opt skip_compression (the SSE stream: a gzip state per open stream would cost ~256 KB).
         compression_config=CompressionConfig(backend="gzip", minimum_size=500, gzip_compress_level=6,

@@ -12,8 +12,6 @@ import hmac
 from dataclasses import dataclass
 from pathlib import Path
 
-from litestar.exceptions import NotFoundException
-
 from app.settings import Settings, get_settings
 from app.storage import write_file
 
@@ -30,8 +28,9 @@ def documents_dir(settings: Settings | None = None) -> Path:
 
 
 def document_path(stored_name: str, settings: Settings | None = None) -> Path:
+    """Where a stored document is; FileNotFoundError for a name that cannot be one of ours."""
     if not stored_name or not stored_name.isalnum():  # stored names are ours (hex): never a path
-        raise NotFoundException()
+        raise FileNotFoundError(stored_name)
     return documents_dir(settings) / stored_name
 
 
@@ -52,8 +51,5 @@ def store_document(key: str, content: bytes, settings: Settings | None = None) -
 
 
 def read_document(stored_name: str, settings: Settings | None = None) -> bytes:
-    path = document_path(stored_name, settings)
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise NotFoundException() from None
+    """The document's bytes; FileNotFoundError when there is no such document."""
+    return document_path(stored_name, settings).read_bytes()

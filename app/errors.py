@@ -1,4 +1,4 @@
-"""Error pages in the visitor's language for every HTTP error; never a stack trace.
+"""Error pages in the visitor's language for every HTTP error and every refusal of an action; never a stack trace.
 
 Litestar calls app-level exception handlers synchronously, so everything here is sync.
 """
@@ -14,11 +14,12 @@ from litestar.exceptions import HTTPException, NotAuthorizedException
 from litestar.response import Redirect
 
 from app import i18n
+from app.actions.errors import CharterRequired, Forbidden, NotFound, Refused
 from app.i18n import _
 from app.observability import request_id_of
 from app.storage import StorageUnavailable
 from app.templating import environment
-from app.web import plain_context, render_block, wants_fragment
+from app.web import plain_context, redirect_to, render_block, wants_fragment
 
 logger = logging.getLogger("clf.errors")
 
@@ -72,6 +73,30 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     if isinstance(exc, NotAuthorizedException) and request.method in {"GET", "HEAD"}:
         return Redirect(path=f"/login?next={quote(request.url.path)}", status_code=303)
     return render_error(request, exc.status_code)
+
+
+def handle_not_found(request: Request[Any, Any, Any], exc: NotFound) -> Response[Any]:
+    return render_error(request, 404)
+
+
+def handle_forbidden(request: Request[Any, Any, Any], exc: Forbidden) -> Response[Any]:
+    return render_error(request, 403)
+
+
+def handle_charter_required(request: Request[Any, Any, Any], exc: CharterRequired) -> Response[Any]:
+    """A member who has not accepted the charter is sent to it, at the room's door."""
+    return redirect_to(request, "show_room", case_id=exc.case_id)
+
+
+def handle_refused(request: Request[Any, Any, Any], exc: Refused) -> Response[str]:
+    """An action that is not possible now: its reason, with the status it deserves."""
+    context = plain_context(request) | {"message": exc.message, "status_code": exc.status_code}
+    if wants_fragment(request):
+        html = render_block("mediation/refused.html", "refusal", context)
+    else:
+        html = environment.get_template("mediation/refused.html").render(context)
+    return Response(html, media_type=MediaType.HTML, status_code=exc.status_code,
+                    headers={"Cache-Control": "no-store"})
 
 
 def handle_storage_unavailable(request: Request[Any, Any, Any], exc: StorageUnavailable) -> Response[Any]:

@@ -50,6 +50,9 @@ def _make_environment() -> Environment:
     )
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.filters["autolink"] = autolink
+    # Links are built by route name: create_app's JinjaTemplateEngine adds Litestar's `url_for('show_case',
+    # case_id=…)`, which reverses through the `request` in the context (app.web.plain_context puts it there).
+    # The display helpers are added by app.web (TEMPLATE_HELPERS).
     env.globals["static"] = static_url
     env.globals["current_language"] = i18n.current_language
     env.globals["languages"] = i18n.LANGUAGES

@@ -15,12 +15,35 @@ from litestar.utils.scope.state import ScopeState
 from markupsafe import Markup, escape
 
 from app import i18n
+from app.actions.mediation import day, euros, moment
 from app.actions.notifications import unread_count
+from app.actions.proposals import proposal_author, proposal_status, rule_text, vote_label
 from app.auth import cached_user, current_user
+from app.domain.cases import (
+    CATEGORIES,
+    case_status_label,
+    category_label,
+    claim_status_label,
+    deadline_label,
+    todo_label,
+)
+from app.domain.evidence import format_size
+from app.domain.timeline import phase_title
 from app.templating import environment
 
 # A row id from a URL: PostgreSQL's serial is 32-bit, so anything outside is refused (400) before any query.
 RowId = Annotated[int, PathParameter(gt=0, le=2**31 - 1)]
+
+# Labels and formatters (amounts, dates, statuses, categories, proposals): Jinja globals, set once here rather than
+# passed by every route, so that a page, its HTMX fragments and its error pages all have them.
+TEMPLATE_HELPERS: dict[str, Any] = {
+    "euros": euros, "day": day, "moment": moment, "format_size": format_size,
+    "categories": CATEGORIES, "category_label": category_label, "case_status_label": case_status_label,
+    "claim_status_label": claim_status_label, "todo_label": todo_label, "deadline_label": deadline_label,
+    "proposal_status": proposal_status, "proposal_author": proposal_author, "rule_text": rule_text,
+    "choice_label": vote_label, "phase_title": phase_title,
+}
+environment.globals.update(TEMPLATE_HELPERS)
 
 
 def csrf_token_of(request: Request[Any, Any, Any]) -> str:
@@ -73,6 +96,19 @@ async def page(
         html = environment.get_template(template_name).render(full_context)
     return Response(html, media_type=MediaType.HTML, status_code=status_code,
                     headers={"Vary": "HX-Request", "Cache-Control": "no-store"})
+
+
+def path_for(request: Request[Any, Any, Any], route: str, /, *, query: str = "", fragment: str = "",
+             **params: Any) -> str:
+    """The path of the route named `route` (what `url_for` gives templates), then `?query` and `#fragment`."""
+    path: str = request.app.route_reverse(route, **params)
+    return path + (f"?{query}" if query else "") + (f"#{fragment}" if fragment else "")
+
+
+def redirect_to(request: Request[Any, Any, Any], route: str, /, *, query: str = "", fragment: str = "",
+                **params: Any) -> Response[Any]:
+    """redirect() to the route named `route`, e.g. `redirect_to(request, "show_claim", claim_id=7, query="saved=1")`."""
+    return redirect(request, path_for(request, route, query=query, fragment=fragment, **params))
 
 
 def redirect(request: Request[Any, Any, Any], path: str) -> Response[Any]:

@@ -92,8 +92,8 @@ async def _write_evidence_until(stop_file: Path) -> None:
     from app.db import engine, prepare_sqlite, write_transaction
     from app.storage import write_file
     from app.tables import Evidence, OutboxMail, Role
-    from tests.case_factories import make_case, pdf_bytes
-    from tests.fixtures import make_account
+    from tests.factories import make_account, pdf_bytes
+    from tests.factories.cases import make_case
 
     await prepare_sqlite(engine())  # WAL, as the running app has it
     _, claim = await make_case(await make_account(Role.consumer))

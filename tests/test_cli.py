@@ -9,7 +9,7 @@ from pathlib import Path
 from app.cli import DEMO_ACCOUNTS, DEMO_PASSWORD, seed_demo
 from app.passwords import verify_password
 from app.tables import User
-from tests.fixtures import unique_email
+from tests.factories import unique_email
 
 ROOT = Path(__file__).resolve().parent.parent
 

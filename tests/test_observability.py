@@ -13,8 +13,9 @@ from litestar.testing import AsyncTestClient
 from app.observability import ACCESS_LOGGER, logging_config, uvicorn_logging
 from app.settings import get_settings
 from app.tables import Case
-from tests.case_factories import case_values, claim_values, logged_in, make_company
-from tests.fixtures import PASSWORD, build_app, make_account, post_form
+from tests.factories import PASSWORD, case_values, claim_values, make_account
+from tests.factories.cases import make_company
+from tests.fixtures import build_app, logged_in, post_form
 from tests.log_capture import captured_lines
 
 ROOT = Path(__file__).resolve().parent.parent

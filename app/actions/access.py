@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from litestar.exceptions import NotFoundException
-
+from app.actions.errors import NotFound
 from app.domain.lifecycle import CaseStatus, ClaimStatus
 from app.tables import Case, Claim, CompanyMember, Evidence, MediatorAssignment, Notification, Role, User
 
@@ -62,7 +61,7 @@ async def case_access(user: User, case_id: int) -> CaseAccess:
     """Load a case with the user's relation to it; 404 when the case does not exist."""
     case = await Case.objects().where(Case.id == case_id).first()
     if case is None:
-        raise NotFoundException()
+        raise NotFound()
     own_claim = None
     if user.role == Role.consumer:
         own_claim = await Claim.objects().where(Claim.case == case_id, Claim.consumer == user.id).first()
@@ -87,7 +86,7 @@ async def case_for_viewer(user: User, case_id: int) -> CaseAccess:
             MediatorAssignment.case == case_id, MediatorAssignment.mediator == user.id,
             MediatorAssignment.ended_at.is_null()):
         return access
-    raise NotFoundException()
+    raise NotFound()
 
 
 async def case_for_party(user: User, case_id: int) -> CaseAccess:
@@ -96,23 +95,23 @@ async def case_for_party(user: User, case_id: int) -> CaseAccess:
     access = await case_access(user, case_id)
     if access.is_staff or access.is_mediator or access.is_company or access.is_consumer_party:
         return access
-    raise NotFoundException()
+    raise NotFound()
 
 
 async def claim_for_viewer(user: User, claim_id: int) -> tuple[CaseAccess, Claim]:
     claim = await Claim.objects().where(Claim.id == claim_id).first()
     if claim is None:
-        raise NotFoundException()
+        raise NotFound()
     access = await case_access(user, claim.case)
     if not access.can_see_claim(claim):
-        raise NotFoundException()
+        raise NotFound()
     return access, claim
 
 
 async def evidence_for_viewer(user: User, evidence_id: int) -> tuple[CaseAccess, Claim, Evidence]:
     evidence = await Evidence.objects().where(Evidence.id == evidence_id).first()
     if evidence is None:
-        raise NotFoundException()
+        raise NotFound()
     access, claim = await claim_for_viewer(user, evidence.claim)
     return access, claim, evidence
 
@@ -122,5 +121,5 @@ async def notification_for_viewer(user: User, notification_id: int) -> Notificat
     notification = await Notification.objects().where(
         Notification.id == notification_id, Notification.user == user.id).first()
     if notification is None:
-        raise NotFoundException()
+        raise NotFound()
     return notification

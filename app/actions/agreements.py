@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from litestar.exceptions import NotFoundException
-
 from app.actions.access import CaseAccess, case_access
 from app.actions.certificates import (
     CLAIM_COLUMNS,
@@ -28,8 +26,8 @@ from app.actions.certificates import (
     render_certificates,
     todo_from_row,
 )
+from app.actions.errors import NotFound, Refused
 from app.actions.mediation import (
-    ActionRefused,
     company_member_ids,
     iso_day,
     record,
@@ -109,20 +107,20 @@ async def do_close_decisions(actor: User, proposal_id: int) -> Proposal:
     """The mediator closes the decisions now: the proposal is locked and its finalization enqueued."""
     proposal = await Proposal.objects().where(Proposal.id == proposal_id).first()
     if proposal is None:
-        raise NotFoundException()
+        raise NotFound()
     access = await case_access(actor, proposal.case)
     if not access.is_mediator:
-        raise NotFoundException()
+        raise NotFound()
     if proposal.status != "open":
-        raise ActionRefused(_("The decisions on this proposal are already closed."), 409)
+        raise Refused(_("The decisions on this proposal are already closed."), 409)
     if access.case.status != CaseStatus.in_mediation:
-        raise ActionRefused(_("The mediation is not running: its decisions cannot be closed."), 409)
+        raise Refused(_("The mediation is not running: its decisions cannot be closed."), 409)
     now = datetime.now(UTC).replace(microsecond=0)
     async with write_transaction():
         locked = await Proposal.update({Proposal.status: "locked", Proposal.locked_at: now}).where(
             Proposal.id == proposal_id, Proposal.status == "open").returning(Proposal.id)
         if not locked:
-            raise ActionRefused(_("The decisions on this proposal are already closed."), 409)
+            raise Refused(_("The decisions on this proposal are already closed."), 409)
         await record(proposal.case, actor.id, "decisions_closed", proposal=proposal_id)
         after_commit(lambda: enqueue_finalization(proposal_id))
     proposal.status, proposal.locked_at = "locked", now
@@ -364,11 +362,11 @@ async def agreement_for_viewer(user: User, agreement_id: int) -> tuple[CaseAcces
     for anyone else."""
     agreement = await Agreement.objects().where(Agreement.id == agreement_id).first()
     if agreement is None:
-        raise NotFoundException()
+        raise NotFound()
     access = await case_access(user, agreement.case)
     if agreement.consumer == user.id or access.is_staff or access.is_mediator or access.is_company:
         return access, agreement
-    raise NotFoundException()
+    raise NotFound()
 
 
 async def agreements_access(user: User, case_id: int) -> CaseAccess:
@@ -376,7 +374,7 @@ async def agreements_access(user: User, case_id: int) -> CaseAccess:
     access = await case_access(user, case_id)
     if access.is_staff or access.is_mediator or access.is_company or access.own_claim is not None:
         return access
-    raise NotFoundException()
+    raise NotFound()
 
 
 def sees_everyone(access: CaseAccess) -> bool:
@@ -387,11 +385,11 @@ async def record_for_viewer(user: User, case_id: int) -> CollectiveRecord:
     """The collective record names every accepting consumer: the company, the mediator and staff only."""
     access = await agreements_access(user, case_id)
     if not sees_everyone(access):
-        raise NotFoundException()
+        raise NotFound()
     found = await CollectiveRecord.objects().where(CollectiveRecord.case == case_id).order_by(
         CollectiveRecord.id, ascending=False).first()
     if found is None:
-        raise NotFoundException()
+        raise NotFound()
     return found
 
 
@@ -399,10 +397,10 @@ async def fee_for_viewer(user: User, case_id: int) -> Fee:
     """The invoice: the company's representatives and staff (not the mediator, whose pay never depends on it)."""
     access = await agreements_access(user, case_id)
     if not (access.is_company or access.is_staff):
-        raise NotFoundException()
+        raise NotFound()
     fee = await Fee.objects().where(Fee.case == case_id).first()
     if fee is None:
-        raise NotFoundException()
+        raise NotFound()
     return fee
 
 
@@ -483,21 +481,21 @@ async def do_sign_agreement(actor: User, agreement_id: int, password: str, *, ip
     """The consumer signs their own agreement after entering their password again (time, IP, user agent)."""
     access, agreement = await agreement_for_viewer(actor, agreement_id)
     if agreement.consumer != actor.id:
-        raise NotFoundException()
+        raise NotFound()
     if agreement.signed_at is not None:
-        raise ActionRefused(_("You have already signed this agreement."), 409)
+        raise Refused(_("You have already signed this agreement."), 409)
     claim = await Claim.select(Claim.status).where(Claim.id == agreement.claim).first()
     if claim is None or claim["status"] != ClaimStatus.admitted:
-        raise ActionRefused(_("You withdrew from this mediation: this agreement can no longer be signed."), 409)
+        raise Refused(_("You withdrew from this mediation: this agreement can no longer be signed."), 409)
     found = await CollectiveRecord.select(CollectiveRecord.countersigned_at).where(
         CollectiveRecord.proposal == agreement.proposal).first()
     if found is None or found["countersigned_at"] is not None or access.case.status != CaseStatus.in_mediation:
-        raise ActionRefused(_("The signatures are closed: this agreement can no longer be signed."), 409)
+        raise Refused(_("The signatures are closed: this agreement can no longer be signed."), 409)
     now = datetime.now(UTC)
     failures = await AuditEvent.count().where(AuditEvent.actor == actor.id, AuditEvent.kind == SIGN_FAILED,
                                               AuditEvent.created_at > now - SIGN_FAILURE_WINDOW)
     if failures >= SIGN_FAILURES_ALLOWED:
-        raise ActionRefused(_("Too many wrong passwords. Please wait a quarter of an hour before trying again."), 429)
+        raise Refused(_("Too many wrong passwords. Please wait a quarter of an hour before trying again."), 429)
     errors = FormErrors()
     if not password:
         errors.add("password", _("Please enter your password to sign."))
@@ -513,12 +511,12 @@ async def do_sign_agreement(actor: User, agreement_id: int, password: str, *, ip
             CollectiveRecord.proposal == agreement.proposal, CollectiveRecord.countersigned_at.is_null(),
         ).returning(CollectiveRecord.id)
         if not gate:
-            raise ActionRefused(_("The signatures are closed: this agreement can no longer be signed."), 409)
+            raise Refused(_("The signatures are closed: this agreement can no longer be signed."), 409)
         signed = await Agreement.update({
             Agreement.signed_at: now, Agreement.signed_ip: ip[:64], Agreement.signed_user_agent: user_agent[:400],
         }).where(Agreement.id == agreement.id, Agreement.signed_at.is_null()).returning(Agreement.id)
         if not signed:
-            raise ActionRefused(_("You have already signed this agreement."), 409)
+            raise Refused(_("You have already signed this agreement."), 409)
         await record(agreement.case, actor.id, "agreement_signed", agreement=agreement.id, ip=ip[:64])
         remaining = await Agreement.count().where(
             Agreement.proposal == agreement.proposal, Agreement.signed_at.is_null(),
@@ -562,15 +560,15 @@ async def do_countersign(actor: User, case_id: int, *, ip: str, user_agent: str)
     certificate "unsigned", the fee is computed and invoiced, and the case closes."""
     access = await case_access(actor, case_id)
     if not access.is_company:
-        raise NotFoundException()
+        raise NotFound()
     state = await signing_state(case_id)
     if state.record is None or state.proposal is None or state.proposal.finalized_at is None:
-        raise ActionRefused(_("There is nothing to countersign yet."), 409)
+        raise Refused(_("There is nothing to countersign yet."), 409)
     if state.record.countersigned_at is not None:
-        raise ActionRefused(_("The agreements have already been countersigned."), 409)
+        raise Refused(_("The agreements have already been countersigned."), 409)
     if not state.can_countersign:
-        raise ActionRefused(_("You can countersign once every consumer has signed, or after %(deadline)s.")
-                            % {"deadline": iso_day(state.deadline or datetime.now(UTC))}, 409)
+        raise Refused(_("You can countersign once every consumer has signed, or after %(deadline)s.")
+                      % {"deadline": iso_day(state.deadline or datetime.now(UTC))}, 409)
     proposal = state.proposal
     parties = await case_parties(case_id)
     now = datetime.now(UTC).replace(microsecond=0)
@@ -585,7 +583,7 @@ async def do_countersign(actor: User, case_id: int, *, ip: str, user_agent: str)
         }).where(CollectiveRecord.id == state.record.id, CollectiveRecord.countersigned_at.is_null()).returning(
             CollectiveRecord.id)
         if not gate:
-            raise ActionRefused(_("The agreements have already been countersigned."), 409)
+            raise Refused(_("The agreements have already been countersigned."), 409)
         signed = await Agreement.update({Agreement.countersigned_at: now, Agreement.countersigned_by: actor.id}).where(
             Agreement.proposal == proposal.id, Agreement.signed_at.is_not_null(),
             Agreement.countersigned_at.is_null()).returning(Agreement.consumer, Agreement.amount_cents)

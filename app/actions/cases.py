@@ -7,12 +7,12 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from litestar.exceptions import PermissionDeniedException
 from piccolo.query.functions.aggregate import Count
 
 from app import i18n
 from app.actions.access import PUBLIC_CASE_STATES
 from app.actions.directory import find_or_create_company
+from app.actions.errors import Forbidden
 from app.actions.mediation import staff_ids
 from app.actions.notifications import N_, do_notify
 from app.actions.reviews import do_schedule_review_reminders
@@ -185,7 +185,7 @@ async def do_open_case(actor: User, form: OpenCaseForm) -> OpenCaseResult:
     Unless the consumer confirmed that theirs is different, similar listed cases are shown first.
     """
     if actor.role != Role.consumer:
-        raise PermissionDeniedException()
+        raise Forbidden()
     result = OpenCaseResult()
     errors = result.errors
     company: Company | None = None

@@ -9,9 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from litestar.exceptions import NotFoundException
-
 from app.actions.access import case_access
+from app.actions.errors import NotFound
 from app.actions.notifications import N_, do_notify
 from app.documents import store_document
 from app.domain.agreements import CERTIFICATE_REASONS
@@ -31,7 +30,7 @@ class CaseParties:
 async def case_parties(case_id: int) -> CaseParties:
     case = await Case.objects().where(Case.id == case_id).first()
     if case is None:
-        raise NotFoundException()
+        raise NotFound()
     company = await Company.objects().where(Company.id == case.company).first()
     assert company is not None
     mediator = await User.select(User.display_name).where(User.id == case.mediator).first() if case.mediator else None
@@ -111,7 +110,7 @@ async def do_issue_certificate(claim_id: int, reason: str, *, ended_at: datetime
         return existing
     row = await Claim.select(*CLAIM_COLUMNS, Claim.case).where(Claim.id == claim_id).first()
     if row is None:
-        raise NotFoundException()
+        raise NotFound()
     parties = await case_parties(row["case"])
     ended = (ended_at or datetime.now(UTC)).replace(microsecond=0)
     todo = todo_from_row(row, reason)
@@ -141,10 +140,10 @@ async def certificate_for_viewer(user: User, certificate_id: int) -> Certificate
     """The consumer's own certificate; the case's mediator and staff may see it too; 404 for anyone else."""
     certificate = await Certificate.objects().where(Certificate.id == certificate_id).first()
     if certificate is None:
-        raise NotFoundException()
+        raise NotFound()
     if certificate.consumer == user.id:
         return certificate
     access = await case_access(user, certificate.case)
     if access.is_staff or access.is_mediator:
         return certificate
-    raise NotFoundException()
+    raise NotFound()

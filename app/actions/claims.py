@@ -15,12 +15,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from litestar.exceptions import NotFoundException, PermissionDeniedException
 from piccolo.query.functions.aggregate import Count, Sum
 
 from app.actions.access import case_for_viewer, claim_for_viewer, evidence_for_viewer
 from app.actions.cases import today
-from app.actions.mediation import ActionRefused, staff_ids
+from app.actions.errors import Forbidden, NotFound, Refused
+from app.actions.mediation import staff_ids
 from app.actions.notifications import N_, do_cancel_reminders, do_notify
 from app.actions.reviews import do_schedule_review_reminders
 from app.db import after_commit, write_transaction
@@ -67,13 +67,13 @@ def _check(form: ClaimForm, errors: FormErrors) -> ClaimInput:
     return check_claim(form.facts, form.amount, form.incident_date, form.complaint_date, errors, today=today())
 
 
-def _refusal_for(error: TransitionError) -> ActionRefused:
+def _refusal_for(error: TransitionError) -> Refused:
     messages = {
         ClaimStatus.admitted.value: _("Your claim has been admitted: it can no longer be changed."),
         ClaimStatus.rejected.value: _("Your claim was not admitted: it can no longer be changed."),
         ClaimStatus.withdrawn.value: _("You have withdrawn this claim: it can no longer be changed."),
     }
-    return ActionRefused(messages.get(error.state, _("This claim can no longer be changed.")))
+    return Refused(messages.get(error.state, _("This claim can no longer be changed.")))
 
 
 async def _reviewers(case: Case) -> list[int]:
@@ -83,26 +83,42 @@ async def _reviewers(case: Case) -> list[int]:
     return await staff_ids()
 
 
+def is_claim_owner(actor: User, claim: Claim) -> bool:
+    """The claim owner's rule: only the consumer who filed a claim changes it (edits, completes or withdraws it, adds
+    or removes its files); anyone else who may see it only reads it."""
+    return claim.consumer == actor.id
+
+
+def claim_is_editable(case: Case, claim: Claim) -> bool:
+    """Its owner may still edit or complete it: not yet reviewed or withdrawn, in a case still open to claims."""
+    return claim.status in CLAIM_STATES_EDITABLE and case.status in CASE_STATES_OPEN_TO_CLAIMS
+
+
+def claim_is_withdrawable(claim: Claim) -> bool:
+    """Its owner may still withdraw it: neither withdrawn already nor rejected."""
+    return claim.status not in (ClaimStatus.withdrawn, ClaimStatus.rejected)
+
+
 async def _own_claim(actor: User, claim_id: int) -> tuple[Case, Claim]:
     """The actor's own claim: 404 for what they may not see, 403 for someone else's they may see (staff…)."""
     access, claim = await claim_for_viewer(actor, claim_id)
-    if claim.consumer != actor.id:
-        raise PermissionDeniedException()
+    if not is_claim_owner(actor, claim):
+        raise Forbidden()
     return access.case, claim
 
 
 def _check_case_takes_claims(case: Case) -> None:
     if case.status not in CASE_STATES_OPEN_TO_CLAIMS:
-        raise ActionRefused(_("This case has ended: claims can no longer be filed or changed."))
+        raise Refused(_("This case has ended: claims can no longer be filed or changed."))
 
 
 async def do_file_claim(actor: User, case_id: int, form: ClaimForm) -> ClaimResult:
     """A consumer joins a case by filing their claim (one per consumer and case)."""
     if actor.role != Role.consumer:
-        raise PermissionDeniedException()
+        raise Forbidden()
     access = await case_for_viewer(actor, case_id)
     if access.own_claim is not None:
-        raise ActionRefused(_("You already have a claim in this case."))
+        raise Refused(_("You already have a claim in this case."))
     _check_case_takes_claims(access.case)
     result = ClaimResult()
     claim = _check(form, result.errors)
@@ -132,7 +148,7 @@ async def do_file_claim(actor: User, case_id: int, form: ClaimForm) -> ClaimResu
     except Exception:
         # The unique (case, consumer) index: a second claim posted at the same time (double click, two tabs).
         if await Claim.exists().where(Claim.case == case_id, Claim.consumer == actor.id):
-            raise ActionRefused(_("You already have a claim in this case.")) from None
+            raise Refused(_("You already have a claim in this case.")) from None
         raise
     return result
 
@@ -161,7 +177,7 @@ async def do_update_claim(actor: User, claim_id: int, form: ClaimForm) -> ClaimR
         updated = await Claim.update(values).where(Claim.id == claim_id, Claim.status == claim.status).returning(
             Claim.id)
         if not updated:  # reviewed meanwhile
-            raise ActionRefused(_("Your claim was reviewed meanwhile. Please look at it again."))
+            raise Refused(_("Your claim was reviewed meanwhile. Please look at it again."))
         kind = "claim_completed" if action == ClaimAction.complete else "claim_edited"
         await AuditEvent.insert(AuditEvent(case=case.id, actor=actor.id, kind=kind,
                                            details={"claim": claim_id, "amount_cents": data.amount_cents}))
@@ -189,7 +205,7 @@ async def do_withdraw_claim(actor: User, claim_id: int) -> None:
                                       Claim.updated_at: now}).where(
             Claim.id == claim_id, Claim.status == claim.status).returning(Claim.id)
         if not updated:
-            raise ActionRefused(_("Your claim changed meanwhile. Please look at it again."))
+            raise Refused(_("Your claim changed meanwhile. Please look at it again."))
         await AuditEvent.insert(AuditEvent(case=case.id, actor=actor.id, kind="claim_withdrawn",
                                            details={"claim": claim_id, "previous_status": claim.status}))
         # The reviewer's reminders about this claim (app.actions.reviews) have nothing left to remind.
@@ -219,7 +235,7 @@ def evidence_dir(settings: Settings | None = None) -> Path:
 
 def evidence_path(stored_name: str, settings: Settings | None = None) -> Path:
     if not stored_name.isalnum():  # stored names are ours (hex): never a path
-        raise NotFoundException()
+        raise NotFound()
     return evidence_dir(settings) / stored_name
 
 
@@ -309,8 +325,8 @@ async def do_add_evidence(actor: User, claim_id: int, kind: str, uploads: list[U
 async def do_remove_evidence(actor: User, evidence_id: int) -> int:
     """Remove a file from one's claim while it may still change; returns the claim id."""
     access, claim, evidence = await evidence_for_viewer(actor, evidence_id)
-    if claim.consumer != actor.id:
-        raise PermissionDeniedException()
+    if not is_claim_owner(actor, claim):
+        raise Forbidden()
     _check_case_takes_claims(access.case)
     if claim.status not in CLAIM_STATES_EDITABLE:
         raise _refusal_for(TransitionError(claim.status, ClaimAction.edit))
@@ -318,7 +334,7 @@ async def do_remove_evidence(actor: User, evidence_id: int) -> int:
     async with write_transaction():
         deleted = await Evidence.delete().where(Evidence.id == evidence_id).returning(Evidence.id)
         if not deleted:
-            raise NotFoundException()
+            raise NotFound()
         await AuditEvent.insert(AuditEvent(case=access.case.id, actor=actor.id, kind="evidence_removed", details={
             "claim": claim.id, "evidence": evidence_id, "name": evidence.original_name}))
         after_commit(lambda: remove_files([path]))

@@ -8,11 +8,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from litestar.exceptions import NotFoundException
-
 from app.actions.accounts import SignupForm, check_signup, do_create_user, do_signup
+from app.actions.errors import NotFound, Refused
 from app.actions.mail import do_queue_mail
-from app.actions.mediation import ActionRefused, like_pattern, record
+from app.actions.mediation import like_pattern, record
 from app.db import write_transaction
 from app.domain.accounts import FormErrors, normalize_email
 from app.domain.deadlines import COMPANY_INVITE_DAYS
@@ -39,14 +38,21 @@ async def mail_language(address: str) -> str:
 
 def require_staff(actor: User) -> None:
     if actor.role != Role.staff:
-        raise NotFoundException()
+        raise NotFound()
 
 
 async def company_or_404(company_id: int) -> Company:
     company = await Company.objects().where(Company.id == company_id).first()
     if company is None:
-        raise NotFoundException()
+        raise NotFound()
     return company
+
+
+async def find_company(company_id: int | None) -> Company | None:
+    """The company with this id; None when there is none, or no id (an optional filter or form field)."""
+    if not company_id:
+        return None
+    return await Company.objects().where(Company.id == company_id).first()
 
 
 async def do_verify_company(actor: User, company_id: int) -> Company:
@@ -54,13 +60,13 @@ async def do_verify_company(actor: User, company_id: int) -> Company:
     require_staff(actor)
     company = await company_or_404(company_id)
     if company.verified_at is not None:
-        raise ActionRefused(_("This company is already verified."), 409)
+        raise Refused(_("This company is already verified."), 409)
     now = datetime.now(UTC)
     async with write_transaction():
         changed = await Company.update({Company.verified_at: now}).where(
             Company.id == company_id, Company.verified_at.is_null()).returning(Company.id)
         if not changed:
-            raise ActionRefused(_("This company is already verified."), 409)
+            raise Refused(_("This company is already verified."), 409)
         await record(None, actor.id, "company_verified", company_id=company_id)
     company.verified_at = now
     return company
@@ -115,8 +121,8 @@ async def check_company_invite(token: str) -> LiveInvite | None:
 
 def require_representative(user: User) -> None:
     if user.role != Role.company:
-        raise ActionRefused(_("Only a company representative's account can join a company. A consumer account "
-                              "cannot: log out and create a representative account with your work address."), 403)
+        raise Refused(_("Only a company representative's account can join a company. A consumer account "
+                        "cannot: log out and create a representative account with your work address."), 403)
 
 
 async def add_member(company_id: int, user: User, *, via: str) -> bool:
@@ -134,14 +140,14 @@ async def do_join_company(user: User, token: str) -> Company:
     require_representative(user)
     live = await check_company_invite(token)
     if live is None:
-        raise ActionRefused(_("This invitation link is invalid, has expired or has already been used."), 400)
+        raise Refused(_("This invitation link is invalid, has expired or has already been used."), 400)
     async with write_transaction():
         spent = await CompanyInvite.update({CompanyInvite.used_at: datetime.now(UTC), CompanyInvite.used_by: user.id}
                                            ).where(CompanyInvite.id == live.invite.id, CompanyInvite.used_at.is_null(),
                                                    CompanyInvite.expires_at > datetime.now(UTC)
                                                    ).returning(CompanyInvite.id)
         if not spent:
-            raise ActionRefused(_("This invitation link is invalid, has expired or has already been used."), 400)
+            raise Refused(_("This invitation link is invalid, has expired or has already been used."), 400)
         await add_member(live.company.id, user, via="invite")
     return live.company
 

@@ -13,12 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from litestar.exceptions import NotFoundException
-
 from app.actions.access import claim_for_viewer
 from app.actions.claims import claim_evidence, evidence_path
 from app.actions.companies import require_staff
-from app.actions.mediation import ActionRefused
+from app.actions.errors import NotFound, Refused
 from app.actions.timeline import certificate_of, escalation_allowed
 from app.documents import read_document
 from app.i18n import _
@@ -41,7 +39,7 @@ async def own_claim_for_escalation(user: User, claim_id: int) -> tuple[Case, Cla
     """The consumer's own claim; 404 for anyone else (staff, the company, another consumer)."""
     access, claim = await claim_for_viewer(user, claim_id)
     if access.own_claim is None or access.own_claim.id != claim.id or claim.consumer != user.id:
-        raise NotFoundException()
+        raise NotFound()
     return access.case, claim
 
 
@@ -101,10 +99,10 @@ async def escalation_bundle(user: User, claim_id: int) -> tuple[str, bytes]:
     view = await escalation_view(user, claim_id)
     claim, case = view.claim, view.case
     if not view.allowed:
-        raise ActionRefused(_("The escalation path opens only when the company refuses the mediation or the "
-                              "mediation ends without agreement."), 409)
+        raise Refused(_("The escalation path opens only when the company refuses the mediation or the "
+                        "mediation ends without agreement."), 409)
     if claim.escalation_opt_in_at is None:
-        raise ActionRefused(_("Please first ask for your file to be passed to the litigation partner."), 409)
+        raise Refused(_("Please first ask for your file to be passed to the litigation partner."), 409)
     files: list[tuple[str, bytes]] = [(
         "claim.json",
         json.dumps(claim_summary(case, view.company, claim, user), ensure_ascii=False, indent=2).encode(),
@@ -123,7 +121,7 @@ async def escalation_bundle(user: User, claim_id: int) -> tuple[str, bytes]:
     if view.certificate is not None:
         try:
             files.append(("certificate-of-non-agreement.pdf", read_document(view.certificate.stored_name)))
-        except NotFoundException:
+        except FileNotFoundError:  # not produced yet, or lost: the bundle goes without it
             pass
     rows = await Message.select(Message.created_at, Message.body, Message.space.kind).where(
         Message.space.case == case.id, Message.author == user.id).order_by(Message.space.id).order_by(Message.seq)

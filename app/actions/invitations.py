@@ -9,14 +9,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from litestar.exceptions import NotFoundException
-
 from app import signing
 from app.actions.access import claim_for_viewer, is_company_member
 from app.actions.companies import add_member, mail_language, plausible_token, require_staff, token_digest
+from app.actions.errors import NotFound, Refused
 from app.actions.mail import do_queue_mail
 from app.actions.mediation import (
-    ActionRefused,
     active_consumer_ids,
     claim_totals,
     company_member_ids,
@@ -71,19 +69,19 @@ async def do_invite_company(actor: User, case_id: int, email_input: str, days_in
     require_staff(actor)
     case = await Case.objects().where(Case.id == case_id).first()
     if case is None:
-        raise NotFoundException()
+        raise NotFound()
     company = await Company.objects().where(Company.id == case.company).first()
     assert company is not None  # a foreign key
     if company.verified_at is None:
-        raise ActionRefused(_("Please verify the company before inviting it: its identity and contact address "
-                              "must be checked first."), 409)
+        raise Refused(_("Please verify the company before inviting it: its identity and contact address "
+                        "must be checked first."), 409)
     try:
         new_status = next_case_status(case.status, CaseAction.invite_company)
     except TransitionError as error:
         raise refuse_transition(error) from error
     count, _total = await claim_totals(case.id)
     if count == 0:
-        raise ActionRefused(_("This case has no active claim yet: there is nothing to invite the company to."), 409)
+        raise Refused(_("This case has no active claim yet: there is nothing to invite the company to."), 409)
     errors = FormErrors()
     email = normalize_email(email_input or company.contact_email)
     if email is None:
@@ -104,7 +102,7 @@ async def do_invite_company(actor: User, case_id: int, email_input: str, days_in
                                      Case.company_deadline: deadline}).where(
             Case.id == case.id, Case.status == case.status).returning(Case.id)
         if not changed:
-            raise ActionRefused(_("The case changed meanwhile. Please reload the page."), 409)
+            raise Refused(_("The case changed meanwhile. Please reload the page."), 409)
         replaced = await CaseInvitation.update({CaseInvitation.answer: Answer.replaced}).where(
             CaseInvitation.case == case.id, CaseInvitation.answer == Answer.pending).returning(CaseInvitation.id)
         for row in replaced:
@@ -226,10 +224,10 @@ def check_answer(accept: bool | None, reason: str) -> FormErrors:
 async def do_answer_invitation(user: User, view: InvitationView, accept: bool | None, reason: str) -> FormErrors:
     """The company accepts or declines, once, before the deadline."""
     if view.problem or view.invitation is None or view.case is None or view.company is None:
-        raise ActionRefused(_("This invitation is no longer valid."), 410)
+        raise Refused(_("This invitation is no longer valid."), 410)
     refusal = await answer_refusal(user, view)
     if refusal:
-        raise ActionRefused(refusal, 403)
+        raise Refused(refusal, 403)
     errors = check_answer(accept, reason)
     if errors:
         return errors
@@ -246,8 +244,8 @@ async def do_answer_invitation(user: User, view: InvitationView, accept: bool | 
         }).where(CaseInvitation.id == invitation.id, CaseInvitation.answer == Answer.pending,
                  CaseInvitation.deadline > now).returning(CaseInvitation.id)
         if not answered:
-            raise ActionRefused(_("This invitation is no longer valid: it has already been answered or its "
-                                  "deadline has passed."), 410)
+            raise Refused(_("This invitation is no longer valid: it has already been answered or its "
+                            "deadline has passed."), 410)
         case = await Case.objects().where(Case.id == invitation.case).first()
         assert case is not None
         try:
@@ -258,7 +256,7 @@ async def do_answer_invitation(user: User, view: InvitationView, accept: bool | 
         values.update({Case.accepted_at: now} if accept else {Case.refused_at: now, Case.refusal_reason: reason})
         changed = await Case.update(values).where(Case.id == case.id, Case.status == case.status).returning(Case.id)
         if not changed:
-            raise ActionRefused(_("The case changed meanwhile. Please reload the page."), 409)
+            raise Refused(_("The case changed meanwhile. Please reload the page."), 409)
         await do_cancel_reminders(reminder_prefix(invitation.id))
         await record(case.id, user.id, f"invitation_{answer}", invitation_id=invitation.id, reason=reason)
         if accept:
@@ -370,12 +368,12 @@ async def do_set_escalation(user: User, claim_id: int, opt_in: bool) -> Claim:
 
     access, claim = await claim_for_viewer(user, claim_id)
     if access.own_claim is None or access.own_claim.id != claim.id:
-        raise NotFoundException()
+        raise NotFound()
     if not escalation_allowed(access.case, claim, await certificate_of(claim.id) is not None):
         if access.case.status == CaseStatus.refused and claim.status not in CLAIM_STATES_ACTIVE:
-            raise ActionRefused(_("Your claim is not active, so it cannot be passed on."), 409)
-        raise ActionRefused(_("The escalation path opens only when the company refuses the mediation or the "
-                              "mediation ends without agreement."), 409)
+            raise Refused(_("Your claim is not active, so it cannot be passed on."), 409)
+        raise Refused(_("The escalation path opens only when the company refuses the mediation or the "
+                        "mediation ends without agreement."), 409)
     now = datetime.now(UTC) if opt_in else None
     async with write_transaction():
         await Claim.update({Claim.escalation_opt_in_at: now}).where(Claim.id == claim.id, Claim.consumer == user.id)

@@ -13,14 +13,13 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency
-from litestar.exceptions import NotFoundException
 from piccolo.query.functions.aggregate import Count, Sum
 
 from app import i18n
 from app.actions.access import CaseAccess, case_access
+from app.actions.errors import NotFound, Refused
 from app.actions.notifications import N_, do_notify
 from app.db import write_transaction
-from app.domain.cases import case_status_label, claim_status_label
 from app.domain.deadlines import mediation_ends_at
 from app.domain.lifecycle import (
     CLAIM_STATES_ACTIVE,
@@ -51,18 +50,9 @@ BABEL_LOCALES = {"fr": "fr_FR", "en": "en_GB"}
 ACTIVE_CLAIM_STATES = [status.value for status in CLAIM_STATES_ACTIVE]
 
 
-class ActionRefused(Exception):  # noqa: N818  (a refusal shown to the user, not a programming error)
-    """The action is not possible now; `message` (already translated) says why."""
-
-    def __init__(self, message: str, status_code: int = 409) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status_code = status_code
-
-
-def refuse_transition(error: TransitionError) -> ActionRefused:
-    return ActionRefused(_("This is not possible at this stage of the case. Please reload the page to see where "
-                           "it stands."), 409)
+def refuse_transition(error: TransitionError) -> Refused:
+    return Refused(_("This is not possible at this stage of the case. Please reload the page to see where "
+                     "it stands."), 409)
 
 
 # --- display helpers (passed to templates) ---------------------------------------------------------
@@ -91,12 +81,6 @@ def moment(value: datetime | None) -> str:
 def iso_day(value: datetime) -> str:
     """A date for notification texts, which are the same for every recipient: unambiguous ISO."""
     return value.astimezone(PARIS).date().isoformat()
-
-
-HELPERS: dict[str, Any] = {"euros": euros, "day": day, "moment": moment}
-# What the mediation pages use besides: the status labels of the case area.
-PAGE_HELPERS: dict[str, Any] = HELPERS | {"case_status_label": case_status_label,
-                                          "claim_status_label": claim_status_label}
 
 
 # --- who is who ------------------------------------------------------------------------------------
@@ -205,15 +189,15 @@ async def do_start_mediation(actor: User, case_id: int) -> Case:
     """The mediator starts the mediation: the 90-day clock runs, and every party gets the legal notice."""
     access = await case_access(actor, case_id)
     if not access.is_mediator:
-        raise NotFoundException()
+        raise NotFound()
     case = access.case
     if case.status == CaseStatus.in_mediation:
-        raise ActionRefused(_("The mediation has already started."), 409)
+        raise Refused(_("The mediation has already started."), 409)
     if case.status in (CaseStatus.refused, CaseStatus.closed):
-        raise ActionRefused(_("The case has ended: the mediation cannot start."), 409)
+        raise Refused(_("The case has ended: the mediation cannot start."), 409)
     readiness = await start_readiness(case)
     if not readiness.can_start:
-        raise ActionRefused(_("The mediation cannot start yet: ") + " ".join(readiness.missing), 409)
+        raise Refused(_("The mediation cannot start yet: ") + " ".join(readiness.missing), 409)
     try:
         new_status = next_case_status(case.status, CaseAction.start_mediation)
     except TransitionError as error:
@@ -224,7 +208,7 @@ async def do_start_mediation(actor: User, case_id: int) -> Case:
         changed = await Case.update({Case.status: new_status.value, Case.started_at: now, Case.ends_at: ends_at}).where(
             Case.id == case.id, Case.status == case.status, Case.mediator == actor.id).returning(Case.id)
         if not changed:
-            raise ActionRefused(_("The case changed meanwhile. Please reload the page."), 409)
+            raise Refused(_("The case changed meanwhile. Please reload the page."), 409)
         await record(case.id, actor.id, "mediation_started", started_at=now.isoformat(), ends_at=ends_at.isoformat())
         from app.actions.timeline import do_create_default_timeline  # (imports this module)
 

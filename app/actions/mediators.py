@@ -7,12 +7,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from litestar.exceptions import NotFoundException
-
 from app.actions.access import CaseAccess, case_access
 from app.actions.companies import require_staff
+from app.actions.errors import NotFound, Refused
 from app.actions.mediation import (
-    ActionRefused,
     active_consumer_ids,
     company_member_ids,
     current_assignment,
@@ -57,9 +55,9 @@ async def do_assign_mediator(actor: User, case_id: int, mediator_raw: str) -> Fo
     require_staff(actor)
     case = await Case.objects().where(Case.id == case_id).first()
     if case is None:
-        raise NotFoundException()
+        raise NotFound()
     if case.status not in ASSIGNABLE_STATES:
-        raise ActionRefused(_("A mediator can no longer be assigned: the case has ended."), 409)
+        raise Refused(_("A mediator can no longer be assigned: the case has ended."), 409)
     errors = FormErrors()
     mediator_id = parse_id(mediator_raw)
     mediator = await User.objects().where(
@@ -79,7 +77,7 @@ async def do_assign_mediator(actor: User, case_id: int, mediator_raw: str) -> Fo
         changed = await Case.update({Case.mediator: mediator.id}).where(
             Case.id == case.id, Case.status.is_in([state.value for state in ASSIGNABLE_STATES])).returning(Case.id)
         if not changed:
-            raise ActionRefused(_("The case changed meanwhile. Please reload the page."), 409)
+            raise Refused(_("The case changed meanwhile. Please reload the page."), 409)
         rows = await MediatorAssignment.insert(MediatorAssignment(
             case=case.id, mediator=mediator.id, assigned_by=actor.id, assigned_at=now)).returning(MediatorAssignment.id)
         await record(case.id, actor.id, "mediator_assigned", assignment_id=rows[0]["id"], mediator_id=mediator.id,
@@ -112,17 +110,17 @@ async def declaration_access(user: User, case_id: int) -> tuple[CaseAccess, Medi
     """Only the case's current mediator; 404 for anyone else."""
     access = await case_access(user, case_id)
     if not access.is_mediator:
-        raise NotFoundException()
+        raise NotFound()
     assignment = await current_assignment(access.case)
     if assignment is None:
-        raise NotFoundException()
+        raise NotFound()
     return access, assignment
 
 
 async def do_declare(user: User, case_id: int, statement_checked: bool, conflicts: str) -> FormErrors:
     access, assignment = await declaration_access(user, case_id)
     if assignment.declared_at is not None:
-        raise ActionRefused(_("You have already made your declaration for this case."), 409)
+        raise Refused(_("You have already made your declaration for this case."), 409)
     errors = FormErrors()
     if not statement_checked:
         errors.add("statement", _("Please tick the declaration: you cannot mediate this case without it."))
@@ -141,7 +139,7 @@ async def do_declare(user: User, case_id: int, statement_checked: bool, conflict
         }).where(MediatorAssignment.id == assignment.id, MediatorAssignment.declared_at.is_null(),
                  MediatorAssignment.ended_at.is_null()).returning(MediatorAssignment.id)
         if not declared:
-            raise ActionRefused(_("You have already made your declaration for this case."), 409)
+            raise Refused(_("You have already made your declaration for this case."), 409)
         await record(case.id, user.id, "mediator_declared", assignment_id=assignment.id, conflicts=conflicts)
         parties = await active_consumer_ids(case.id) + await company_member_ids(case.company)
         await do_notify(parties, kind="mediator_declared", case_id=case.id, link=f"/cases/{case.id}/mediation",
@@ -168,13 +166,13 @@ def may_object(access: CaseAccess) -> bool:
 async def do_object(user: User, case_id: int, reason: str) -> FormErrors:
     access = await case_access(user, case_id)
     if not may_object(access):
-        raise NotFoundException()
+        raise NotFound()
     case = access.case
     if case.status in (CaseStatus.refused, CaseStatus.closed):
-        raise ActionRefused(_("The case has ended: there is no mediator to object to."), 409)
+        raise Refused(_("The case has ended: there is no mediator to object to."), 409)
     assignment = await current_assignment(case)
     if assignment is None:
-        raise ActionRefused(_("No mediator is assigned to this case at the moment."), 409)
+        raise Refused(_("No mediator is assigned to this case at the moment."), 409)
     errors = FormErrors()
     if not reason:
         errors.add("reason", _("Please explain why you object to this mediator."))
@@ -186,7 +184,7 @@ async def do_object(user: User, case_id: int, reason: str) -> FormErrors:
         if await MediatorObjection.exists().where(MediatorObjection.assignment == assignment.id,
                                                   MediatorObjection.objector == user.id,
                                                   MediatorObjection.status == "open"):
-            raise ActionRefused(_("You have already objected to this mediator; staff will decide."), 409)
+            raise Refused(_("You have already objected to this mediator; staff will decide."), 409)
         rows = await MediatorObjection.insert(MediatorObjection(assignment=assignment.id, objector=user.id,
                                                                 reason=reason)).returning(MediatorObjection.id)
         await record(case.id, user.id, "mediator_objection", objection_id=rows[0]["id"], assignment_id=assignment.id)
@@ -202,15 +200,15 @@ async def do_resolve_objection(actor: User, objection_id: int, decision: str, no
     require_staff(actor)
     objection = await MediatorObjection.objects().where(MediatorObjection.id == objection_id).first()
     if objection is None:
-        raise NotFoundException()
+        raise NotFound()
     assignment = await MediatorAssignment.objects().where(MediatorAssignment.id == objection.assignment).first()
     assert assignment is not None
     case = await Case.objects().where(Case.id == assignment.case).first()
     assert case is not None
     if decision not in ("uphold", "dismiss"):
-        raise ActionRefused(_("Please choose to uphold or to dismiss the objection."), 422)
+        raise Refused(_("Please choose to uphold or to dismiss the objection."), 422)
     if len(note) > TEXT_MAX_LENGTH:
-        raise ActionRefused(_("Please keep it under 2,000 characters."), 422)
+        raise Refused(_("Please keep it under 2,000 characters."), 422)
     now = datetime.now(UTC)
     upheld = decision == "uphold"
     async with write_transaction():
@@ -220,7 +218,7 @@ async def do_resolve_objection(actor: User, objection_id: int, decision: str, no
         }).where(MediatorObjection.id == objection.id, MediatorObjection.status == "open").returning(
             MediatorObjection.id)
         if not resolved:
-            raise ActionRefused(_("This objection has already been decided."), 409)
+            raise Refused(_("This objection has already been decided."), 409)
         params = {"title": case.title, "note": note or "—"}
         if upheld:
             objectors = await MediatorObjection.select(MediatorObjection.objector).where(

@@ -14,12 +14,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from litestar.exceptions import NotFoundException
-
 from app import i18n
+from app.actions.errors import CharterRequired, NotFound, Refused
 from app.actions.mediation import (
     PARIS,
-    ActionRefused,
     euros,
     iso_day,
     mediation_party_ids,
@@ -27,7 +25,7 @@ from app.actions.mediation import (
     reminder_params,
 )
 from app.actions.notifications import N_, do_cancel_reminders, do_notify, do_schedule_reminder, reminder_handler
-from app.actions.room import ROOM_STATES, CharterRequired, charter_accepted, party_of
+from app.actions.room import ROOM_STATES, charter_accepted, party_of
 from app.db import engine, write_transaction
 from app.domain.accounts import FormErrors
 from app.domain.lifecycle import CaseStatus, ClaimStatus
@@ -86,10 +84,10 @@ async def proposal_party(user: User, case_id: int) -> ProposalParty:
     sent to the room's door) for a party who has not accepted it yet."""
     case = await Case.objects().where(Case.id == case_id).first()
     if case is None or case.status not in ROOM_STATES:
-        raise NotFoundException()
+        raise NotFound()
     party = await party_of(user, case)
     if not party.is_member:
-        raise NotFoundException()
+        raise NotFound()
     if not await charter_accepted(case.id, user.id):
         raise CharterRequired(case.id)
     claim = None
@@ -103,7 +101,7 @@ async def proposal_party(user: User, case_id: int) -> ProposalParty:
 async def proposal_for_party(user: User, proposal_id: int) -> tuple[ProposalParty, Proposal]:
     proposal = await Proposal.objects().where(Proposal.id == proposal_id).first()
     if proposal is None:
-        raise NotFoundException()
+        raise NotFound()
     return await proposal_party(user, proposal.case), proposal
 
 
@@ -256,9 +254,9 @@ async def do_create_proposal(actor: User, case_id: int, draft: ProposalDraft) ->
     """The company makes an offer, or the mediator proposes a solution; every party is told."""
     party = await proposal_party(actor, case_id)
     if not (party.is_mediator or party.is_company):
-        raise NotFoundException()
+        raise NotFound()
     if party.case.status != CaseStatus.in_mediation:
-        raise ActionRefused(_("The mediation has ended: no new proposal can be made."), 409)
+        raise Refused(_("The mediation has ended: no new proposal can be made."), 409)
     errors, checked = _check(party, draft, default_threshold=75)
     if errors or checked is None:
         return errors, None
@@ -268,8 +266,8 @@ async def do_create_proposal(actor: User, case_id: int, draft: ProposalDraft) ->
     async with write_transaction():
         await lock_case(case_id)
         if await blocking_proposal(case_id) is not None:
-            raise ActionRefused(_("A proposal is already open in this case. Amend it, or withdraw it before making "
-                                  "a new one."), 409)
+            raise Refused(_("A proposal is already open in this case. Amend it, or withdraw it before making "
+                            "a new one."), 409)
         last = await Proposal.select(Proposal.number).where(Proposal.case == case_id).order_by(
             Proposal.number, ascending=False).first()
         proposal = _row(checked, case=case_id, number=(last["number"] + 1) if last else 1, version=1,
@@ -288,10 +286,10 @@ async def do_amend_proposal(actor: User, proposal_id: int, version: str, draft: 
     decisions start afresh; reminders follow the new dates; every party is told."""
     party, proposal = await proposal_for_party(actor, proposal_id)
     if not (party.is_mediator or party.is_company):
-        raise NotFoundException()
+        raise NotFound()
     _refuse_unless_current(proposal, version)
     if not may_amend(party, proposal):
-        raise ActionRefused(_("Only the mediator, or the company for its own offer, can amend this proposal."), 403)
+        raise Refused(_("Only the mediator, or the company for its own offer, can amend this proposal."), 403)
     errors, checked = _check(party, draft, default_threshold=proposal.vote_threshold_pct)
     if errors or checked is None:
         return errors, None
@@ -302,8 +300,8 @@ async def do_amend_proposal(actor: User, proposal_id: int, version: str, draft: 
         superseded = await Proposal.update({Proposal.status: ProposalStatus.superseded.value}).where(
             Proposal.id == proposal.id, Proposal.status == ProposalStatus.open.value).returning(Proposal.id)
         if not superseded:
-            raise ActionRefused(_("This proposal changed meanwhile (amended, withdrawn or being finalized). Please "
-                                  "reload the page."), 409)
+            raise Refused(_("This proposal changed meanwhile (amended, withdrawn or being finalized). Please "
+                            "reload the page."), 409)
         new = _row(checked, case=proposal.case, number=proposal.number, version=proposal.version + 1,
                    author=actor.id, author_role=proposal.author_role)
         await new.save()
@@ -317,24 +315,24 @@ async def do_amend_proposal(actor: User, proposal_id: int, version: str, draft: 
 
 def _refuse_unless_current(proposal: Proposal, version: str) -> None:
     if proposal.status in (ProposalStatus.locked, ProposalStatus.finalized):
-        raise ActionRefused(_("The decisions on this proposal are closed: it is being finalized."), 409)
+        raise Refused(_("The decisions on this proposal are closed: it is being finalized."), 409)
     if proposal.status != ProposalStatus.open or version != str(proposal.version):
-        raise ActionRefused(_("This version of the proposal is no longer the current one. Please read the current "
-                              "version before answering."), 409)
+        raise Refused(_("This version of the proposal is no longer the current one. Please read the current "
+                        "version before answering."), 409)
 
 
 async def do_withdraw_proposal(actor: User, proposal_id: int) -> Proposal:
     """Its author's side (or the mediator) takes an open proposal back; its votes and decisions lapse."""
     party, proposal = await proposal_for_party(actor, proposal_id)
     if not (party.is_mediator or party.is_company):
-        raise NotFoundException()
+        raise NotFound()
     if not may_amend(party, proposal):
-        raise ActionRefused(_("This proposal cannot be withdrawn: it is no longer open, or it is not yours."), 409)
+        raise Refused(_("This proposal cannot be withdrawn: it is no longer open, or it is not yours."), 409)
     async with write_transaction():
         done = await Proposal.update({Proposal.status: ProposalStatus.withdrawn.value}).where(
             Proposal.id == proposal.id, Proposal.status == ProposalStatus.open.value).returning(Proposal.id)
         if not done:
-            raise ActionRefused(_("This proposal changed meanwhile. Please reload the page."), 409)
+            raise Refused(_("This proposal changed meanwhile. Please reload the page."), 409)
         await do_cancel_reminders(f"proposal:{proposal.id}:")
         await record(proposal.case, actor.id, "proposal_withdrawn", proposal_id=proposal.id)
         await do_notify(
@@ -374,16 +372,16 @@ async def do_close_vote(actor: User, proposal_id: int) -> Proposal:
     """The mediator closes the indicative vote early: its results become visible to every party."""
     party, proposal = await proposal_for_party(actor, proposal_id)
     if not party.is_mediator:
-        raise NotFoundException()
+        raise NotFound()
     now = now_utc()
     if not vote_open(proposal, now):
-        raise ActionRefused(_("The vote on this proposal is already closed."), 409)
+        raise Refused(_("The vote on this proposal is already closed."), 409)
     async with write_transaction():
         done = await Proposal.update({Proposal.vote_closed_at: now}).where(
             Proposal.id == proposal.id, Proposal.status == ProposalStatus.open.value,
             Proposal.vote_closed_at.is_null()).returning(Proposal.id)
         if not done:
-            raise ActionRefused(_("This proposal changed meanwhile. Please reload the page."), 409)
+            raise Refused(_("This proposal changed meanwhile. Please reload the page."), 409)
         await do_cancel_reminders(f"proposal:{proposal.id}:vote:")
         await record(proposal.case, actor.id, "proposal_vote_closed", proposal_id=proposal.id)
         await do_notify(
@@ -401,8 +399,8 @@ async def do_vote(actor: User, proposal_id: int, *, version: str, choice: str, c
     party, proposal = await proposal_for_party(actor, proposal_id)
     if not party.is_consumer:
         if party.is_company or party.is_mediator:
-            raise ActionRefused(_("Only the consumers vote on a proposal."), 403)
-        raise NotFoundException()
+            raise Refused(_("Only the consumers vote on a proposal."), 403)
+        raise NotFound()
     _refuse_unless_current(proposal, version)
     errors = FormErrors()
     if choice not in VOTE_CHOICES:
@@ -420,7 +418,7 @@ async def do_vote(actor: User, proposal_id: int, *, version: str, choice: str, c
             _refuse_unless_current(fresh or proposal, "")
         assert fresh is not None
         if not vote_open(fresh, now):
-            raise ActionRefused(_("The vote on this proposal is closed: your vote was not recorded."), 409)
+            raise Refused(_("The vote on this proposal is closed: your vote was not recorded."), 409)
         await Vote.insert(Vote(proposal=proposal.id, consumer=actor.id, choice=choice, comment=comment,
                                created_at=now, updated_at=now)).on_conflict(
             target=(Vote.proposal, Vote.consumer), action="DO UPDATE",
@@ -444,23 +442,23 @@ async def do_decide(actor: User, proposal_id: int, *, version: str, choice: str,
     party, proposal = await proposal_for_party(actor, proposal_id)
     if not party.is_consumer:
         if party.is_company or party.is_mediator:
-            raise ActionRefused(_("Only the consumers decide on a proposal, each for themselves."), 403)
-        raise NotFoundException()
+            raise Refused(_("Only the consumers decide on a proposal, each for themselves."), 403)
+        raise NotFound()
     claim = party.claim
     assert claim is not None
     _refuse_unless_current(proposal, version)
     if choice not in DECISION_CHOICES:
-        raise ActionRefused(_("Choose whether you accept or refuse the proposal."), 422)
+        raise Refused(_("Choose whether you accept or refuse the proposal."), 422)
     expected = own_amount(proposal, claim)
     if amount != str(expected):
-        raise ActionRefused(_("The amount in your form is not the one this proposal gives you. Nothing was "
-                              "recorded: please read the proposal again and answer."), 409)
+        raise Refused(_("The amount in your form is not the one this proposal gives you. Nothing was "
+                        "recorded: please read the proposal again and answer."), 409)
     now = now_utc()
     shown_at = verify_shown_at(get_settings().secret_key, shown, proposal_id=proposal.id, version=proposal.version,
                                user_id=actor.id, now=now)
     if shown_at is None:
-        raise ActionRefused(_("This form is out of date. Nothing was recorded: please read the proposal and its "
-                              "notices again, then answer."), 409)
+        raise Refused(_("This form is out of date. Nothing was recorded: please read the proposal and its "
+                        "notices again, then answer."), 409)
     async with write_transaction():
         await lock_proposal(proposal.id)
         fresh = await Proposal.objects().where(Proposal.id == proposal.id).first()
@@ -468,8 +466,8 @@ async def do_decide(actor: User, proposal_id: int, *, version: str, choice: str,
             _refuse_unless_current(fresh or proposal, "")
         assert fresh is not None
         if not decisions_open(fresh, now):
-            raise ActionRefused(_("The deadline to decide on this proposal has passed: your answer was not "
-                                  "recorded."), 409)
+            raise Refused(_("The deadline to decide on this proposal has passed: your answer was not "
+                            "recorded."), 409)
         await Decision.insert(Decision(proposal=proposal.id, claim=claim.id, consumer=actor.id, choice=choice,
                                        amount_cents=expected, notices_shown_at=shown_at, created_at=now,
                                        updated_at=now)).on_conflict(
@@ -685,7 +683,3 @@ def rule_text(proposal: Proposal) -> str:
 def vote_label(choice: str) -> str:
     return {"yes": _("yes"), "no": _("no"), "abstain": _("abstain"), "accept": _("accepted"),
             "refuse": _("refused")}.get(choice, _("no answer yet"))
-
-
-PROPOSAL_HELPERS: dict[str, Any] = {"proposal_status": proposal_status, "proposal_author": proposal_author,
-                                    "rule_text": rule_text, "choice_label": vote_label}

@@ -6,12 +6,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from litestar.exceptions import NotFoundException
-
 from app.actions.access import CaseAccess, case_access, claim_for_viewer
+from app.actions.errors import NotFound, Refused
 from app.actions.mediation import (
     PARIS,
-    ActionRefused,
     current_assignment,
     iso_day,
     record,
@@ -47,12 +45,12 @@ async def require_reviewer(access: CaseAccess) -> None:
     """The case's mediator, once they have declared independence (R613-1), or staff before one is assigned;
     404 for anyone else."""
     if not access.can_review_claims:
-        raise NotFoundException()
+        raise NotFound()
     if access.is_mediator:
         assignment = await current_assignment(access.case)
         if assignment is None or assignment.declared_at is None:
-            raise ActionRefused(_("Please make your declaration of independence and impartiality first "
-                                  "(from the case's mediation page): then you can review the claims."), 409)
+            raise Refused(_("Please make your declaration of independence and impartiality first "
+                            "(from the case's mediation page): then you can review the claims."), 409)
 
 
 async def review_access(user: User, case_id: int) -> CaseAccess:
@@ -111,7 +109,7 @@ async def do_review_claim(user: User, claim_id: int, ticked: set[str], decision_
     await require_reviewer(access)
     case = access.case
     if case.status not in CASE_STATES_OPEN_TO_CLAIMS:
-        raise ActionRefused(_("The claims of this case can no longer be reviewed: the case has ended."), 409)
+        raise Refused(_("The claims of this case can no longer be reviewed: the case has ended."), 409)
     items = checklist(ticked, complaint_date=claim.complaint_date, filed_on=await filed_on(claim))
     decision = parse_decision(decision_raw)
     errors = check_review(items, decision, reason)
@@ -122,8 +120,8 @@ async def do_review_claim(user: User, claim_id: int, ticked: set[str], decision_
         new_status = next_claim_status(claim.status, DECISION_ACTIONS[decision])
     except TransitionError as error:
         if claim.status == ClaimStatus.needs_info and decision is not Decision.reject:
-            raise ActionRefused(_("The consumer has not completed this claim yet: you can only wait for them, or "
-                                  "reject it with a reason."), 409) from error
+            raise Refused(_("The consumer has not completed this claim yet: you can only wait for them, or "
+                            "reject it with a reason."), 409) from error
         raise refuse_transition(error) from error
     now = datetime.now(UTC)
     async with write_transaction():
@@ -131,8 +129,8 @@ async def do_review_claim(user: User, claim_id: int, ticked: set[str], decision_
                                       Claim.reviewed_at: now, Claim.updated_at: now}).where(
             Claim.id == claim.id, Claim.status == claim.status).returning(Claim.id)
         if not changed:
-            raise ActionRefused(_("This claim changed meanwhile (the consumer may have edited or withdrawn it). "
-                                  "Please reload the page."), 409)
+            raise Refused(_("This claim changed meanwhile (the consumer may have edited or withdrawn it). "
+                            "Please reload the page."), 409)
         await ClaimReview.insert(ClaimReview(claim=claim.id, reviewer=user.id, decision=DECISION_RECORDS[decision],
                                              checklist=items, reason=reason))
         await do_cancel_reminders(f"claim-review:{claim.id}:")

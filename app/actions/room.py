@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from babel.dates import format_datetime
-from litestar.exceptions import NotFoundException, PermissionDeniedException
 
 from app import i18n, realtime
 from app.actions.access import CaseAccess, is_company_member
 from app.actions.claims import CheckedFile, Upload
-from app.actions.mediation import BABEL_LOCALES, PARIS, ActionRefused, record
+from app.actions.errors import CharterRequired, Forbidden, NotFound, Refused
+from app.actions.mediation import BABEL_LOCALES, PARIS, record
 from app.actions.notifications import N_, do_notify
 from app.db import after_commit, engine, write_transaction
 from app.domain.accounts import FormErrors
@@ -84,14 +84,6 @@ ROOM_STATES = frozenset({CaseStatus.in_mediation.value, CaseStatus.closed.value}
 # A read mark younger than this is not rewritten when nothing else changed (a page view is then read-only).
 READ_MARK_REFRESH = timedelta(minutes=1)
 PSEUDONYM_ATTEMPTS = 40
-
-
-class CharterRequired(PermissionDeniedException):
-    """A member of the space who has not accepted the case's confidentiality charter yet (403)."""
-
-    def __init__(self, case_id: int) -> None:
-        super().__init__(detail="charter not accepted")
-        self.case_id = case_id
 
 
 # --- who is who in a case ----------------------------------------------------------------------------
@@ -172,13 +164,13 @@ async def space_for_member(user: User, space_id: int, *, require_charter: bool =
     member who has not accepted it yet."""
     space = await Space.objects().where(Space.id == space_id).first()
     if space is None:
-        raise NotFoundException()
+        raise NotFound()
     case = await Case.objects().where(Case.id == space.case).first()
     if case is None or case.status not in ROOM_STATES:
-        raise NotFoundException()
+        raise NotFound()
     party = await party_of(user, case)
     if not may_enter(party, space.kind, space.participant, user.id):
-        raise NotFoundException()
+        raise NotFound()
     if require_charter and not await charter_accepted(case.id, user.id):
         raise CharterRequired(case.id)
     participant_name = ""
@@ -223,16 +215,15 @@ async def room_entry(user: User, case_id: int) -> RoomEntry:
     while the room is not open yet or to a consumer whose claim is not admitted."""
     case = await Case.objects().where(Case.id == case_id).first()
     if case is None:
-        raise NotFoundException()
+        raise NotFound()
     party = await party_of(user, case)
     if not party.is_member:
         if user.role == Role.consumer and await Claim.exists().where(
                 Claim.case == case_id, Claim.consumer == user.id, Claim.status != ClaimStatus.withdrawn.value):
-            raise ActionRefused(_("Only consumers whose claim has been admitted take part in the mediation room."),
-                                403)
-        raise NotFoundException()
+            raise Refused(_("Only consumers whose claim has been admitted take part in the mediation room."), 403)
+        raise NotFound()
     if case.status not in ROOM_STATES:
-        raise ActionRefused(_("The mediation room opens when the mediation starts."), 409)
+        raise Refused(_("The mediation room opens when the mediation starts."), 409)
     return RoomEntry(case=case, party=party, user=user, charter_accepted=await charter_accepted(case_id, user.id),
                      company_name=await company_name_of(case))
 
@@ -251,7 +242,7 @@ async def ensure_spaces(case_id: int) -> None:
 async def shared_space_id(case_id: int, kind: str) -> int:
     row = await Space.select(Space.id).where(Space.key == space_key(case_id, kind)).first()
     if row is None:
-        raise NotFoundException()
+        raise NotFound()
     return int(row["id"])
 
 
@@ -484,7 +475,7 @@ async def messages_before(space: SpaceView, viewer: User, before_seq: int, limit
 async def message_at(space: SpaceView, viewer: User, seq: int) -> MessageView:
     rows = await Message.select(*_MESSAGE_COLUMNS).where(Message.space == space.id, Message.seq == seq)
     if not rows:
-        raise NotFoundException()
+        raise NotFound()
     return (await _views(space, viewer, rows))[0]
 
 
@@ -602,7 +593,7 @@ def attachments_dir(settings: Settings | None = None) -> Path:
 
 def attachment_path(stored_name: str, settings: Settings | None = None) -> Path:
     if not stored_name.isalnum():  # stored names are ours (hex): never a path
-        raise NotFoundException()
+        raise NotFound()
     return attachments_dir(settings) / stored_name
 
 
@@ -614,8 +605,7 @@ async def active_mute(case_id: int, user_id: int, now: datetime | None = None) -
 
 def check_can_post(space: SpaceView) -> None:
     if space.read_only:
-        raise ActionRefused(_("The mediation has ended: the room can still be read, but no longer takes messages."),
-                            409)
+        raise Refused(_("The mediation has ended: the room can still be read, but no longer takes messages."), 409)
 
 
 async def _existing(author_id: int, client_key: str) -> tuple[int, int] | None:
@@ -657,7 +647,7 @@ async def do_post_message(actor: User, space_id: int, body: str, client_key: str
     now = datetime.now(UTC)
     mute = await active_mute(space.case_id, actor.id, now)
     if mute is not None:
-        raise ActionRefused(_mute_message(mute), 403)
+        raise Refused(_mute_message(mute), 403)
     result = PostResult()
     checked = check_message(body, has_attachment=upload is not None)
     if checked.problem == MessageProblem.empty:
@@ -725,16 +715,16 @@ async def attachment_for_member(user: User, attachment_id: int) -> MessageAttach
     """An attachment, for a member of its space (hidden messages: the mediator only); 404 for anyone else."""
     attachment = await MessageAttachment.objects().where(MessageAttachment.id == attachment_id).first()
     if attachment is None:
-        raise NotFoundException()
+        raise NotFound()
     message = await Message.select(Message.space, Message.hidden_at).where(Message.id == attachment.message).first()
     if message is None:
-        raise NotFoundException()
+        raise NotFound()
     try:
         space = await space_for_member(user, message["space"])
     except CharterRequired:
-        raise NotFoundException() from None
+        raise NotFound() from None
     if message["hidden_at"] is not None and not space.party.is_mediator:
-        raise NotFoundException()
+        raise NotFound()
     return attachment
 
 
@@ -749,17 +739,17 @@ async def do_open_direct(user: User, case_id: int, participant_id: int | None) -
     if entry.party.is_mediator:
         target = await User.objects().where(User.id == participant_id).first() if participant_id else None
         if target is None or not (await party_of(target, entry.case)).is_participant:
-            raise NotFoundException()
+            raise NotFound()
     else:
         if participant_id not in (None, user.id):
-            raise NotFoundException()
+            raise NotFound()
         target = user
     key = space_key(case_id, SpaceKind.direct, target.id)
     row = await Space.select(Space.id).where(Space.key == key).first()
     if row is not None:
         return int(row["id"])
     if entry.case.status != CaseStatus.in_mediation:
-        raise ActionRefused(_("The mediation has ended: no new thread can be opened."), 409)
+        raise Refused(_("The mediation has ended: no new thread can be opened."), 409)
     await Space.insert(Space(case=case_id, kind=SpaceKind.direct.value, participant=target.id, key=key, last_seq=0)
                        ).on_conflict(action="DO NOTHING")
     row = await Space.select(Space.id).where(Space.key == key).first()
@@ -783,7 +773,7 @@ async def _moderated_message(user: User, space_id: int, seq: int) -> tuple[Space
     space = await space_for_member(user, space_id)
     message = await Message.objects().where(Message.space == space.id, Message.seq == seq).first()
     if message is None:
-        raise NotFoundException()
+        raise NotFound()
     return space, message
 
 
@@ -795,7 +785,7 @@ async def do_hide_message(actor: User, space_id: int, seq: int, reason: str) -> 
     """
     space, message = await _moderated_message(actor, space_id, seq)
     if not space.party.is_mediator:
-        raise PermissionDeniedException()
+        raise Forbidden()
     errors = FormErrors()
     text = _reason(reason, errors, required=True)
     if errors:
@@ -817,7 +807,7 @@ async def do_report_message(actor: User, space_id: int, seq: int, reason: str) -
     """A member reports a message to the mediator, who is notified; reporting it again changes nothing."""
     space, message = await _moderated_message(actor, space_id, seq)
     if space.party.is_mediator or message.author == actor.id:
-        raise PermissionDeniedException()
+        raise Forbidden()
     errors = FormErrors()
     text = _reason(reason, errors, required=False)
     if errors:
@@ -840,7 +830,7 @@ async def do_report_message(actor: User, space_id: int, seq: int, reason: str) -
 async def _mediated_case(actor: User, case_id: int) -> RoomEntry:
     entry = await room_entry(actor, case_id)
     if not entry.party.is_mediator:
-        raise NotFoundException()
+        raise NotFound()
     return entry
 
 
@@ -849,7 +839,7 @@ async def do_mute(actor: User, case_id: int, user_id: int, duration: str, reason
     entry = await _mediated_case(actor, case_id)
     target = await User.objects().where(User.id == user_id).first()
     if target is None or not (await party_of(target, entry.case)).is_participant:
-        raise NotFoundException()
+        raise NotFound()
     errors = FormErrors()
     now = datetime.now(UTC)
     until = mute_until(duration, now)
@@ -885,7 +875,7 @@ async def do_handle_report(actor: User, case_id: int, report_id: int) -> None:
     report = await MessageReport.select(MessageReport.id).where(
         MessageReport.id == report_id, MessageReport.message.space.case == case_id).first()
     if report is None:
-        raise NotFoundException()
+        raise NotFound()
     async with write_transaction():
         done = await MessageReport.update({MessageReport.handled_at: datetime.now(UTC)}).where(
             MessageReport.id == report_id, MessageReport.handled_at.is_null()).returning(MessageReport.id)

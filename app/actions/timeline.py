@@ -10,11 +10,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from litestar.exceptions import NotFoundException
-
 from app.actions.access import CaseAccess, case_for_party
+from app.actions.errors import NotFound, Refused
 from app.actions.mediation import (
-    ActionRefused,
     iso_day,
     mediation_party_ids,
     record,
@@ -234,16 +232,16 @@ async def _mediator_case(actor: User, case_id: int) -> Case:
     """The case, for its mediator while the mediation runs; 404 for anyone else."""
     access = await case_for_party(actor, case_id)
     if not access.is_mediator:
-        raise NotFoundException()
+        raise NotFound()
     if access.case.status != CaseStatus.in_mediation or access.case.started_at is None or access.case.ends_at is None:
-        raise ActionRefused(_("The timeline can be changed only while the mediation runs."), 409)
+        raise Refused(_("The timeline can be changed only while the mediation runs."), 409)
     return access.case
 
 
 async def _phase_of(case_id: int, phase_id: int) -> Phase:
     phase = await Phase.objects().where(Phase.id == phase_id, Phase.case == case_id).first()
     if phase is None:
-        raise NotFoundException()
+        raise NotFound()
     return phase
 
 
@@ -272,7 +270,7 @@ async def do_update_phase(actor: User, case_id: int, phase_id: int, title: str, 
         changed = await Phase.update({Phase.title: title, Phase.due_at: due_at, Phase.updated_at: datetime.now(UTC)}
                                      ).where(Phase.id == phase.id, Phase.case == case_id).returning(Phase.id)
         if not changed:
-            raise NotFoundException()
+            raise NotFound()
         await _check_case_unchanged(case)
         await record(case_id, actor.id, "phase_updated", phase_id=phase.id, title=title,
                      due_at=due_at.isoformat() if due_at else None, previous_due_at=phase.due_at.isoformat())
@@ -291,7 +289,7 @@ async def do_add_phase(actor: User, case_id: int, title: str, due_raw: str) -> F
     async with write_transaction():
         phases = await case_phases(case_id)
         if len(phases) >= MAX_PHASES:
-            raise ActionRefused(_("A timeline has at most 20 phases."), 409)
+            raise Refused(_("A timeline has at most 20 phases."), 409)
         last = max((phase.position for phase in phases), default=0)
         rows = await Phase.insert(Phase(case=case_id, position=last + 1, kind=PhaseKind.custom.value, title=title,
                                         due_at=due_at)).returning(Phase.id)
@@ -306,7 +304,7 @@ async def do_remove_phase(actor: User, case_id: int, phase_id: int) -> None:
     await _mediator_case(actor, case_id)
     phase = await _phase_of(case_id, phase_id)
     if phase.kind != PhaseKind.custom:
-        raise ActionRefused(_("Only a phase you added can be removed; the others can be renamed or moved."), 409)
+        raise Refused(_("Only a phase you added can be removed; the others can be renamed or moved."), 409)
     async with write_transaction():
         await Phase.delete().where(Phase.id == phase.id, Phase.case == case_id)
         await _renumber(case_id)
@@ -318,7 +316,7 @@ async def do_move_phase(actor: User, case_id: int, phase_id: int, direction: str
     await _mediator_case(actor, case_id)
     await _phase_of(case_id, phase_id)
     if direction not in ("up", "down"):
-        raise ActionRefused(_("Please choose to move the phase up or down."), 400)
+        raise Refused(_("Please choose to move the phase up or down."), 400)
     async with write_transaction():
         ids = [phase.id for phase in await case_phases(case_id)]
         index = ids.index(phase_id)
@@ -352,7 +350,7 @@ async def _check_case_unchanged(case: Case) -> None:
     happened meanwhile)."""
     fresh = await Case.select(Case.status, Case.ends_at).where(Case.id == case.id).first()
     if fresh is None or fresh["status"] != CaseStatus.in_mediation or fresh["ends_at"] != case.ends_at:
-        raise ActionRefused(_("The case changed meanwhile. Please reload the page."), 409)
+        raise Refused(_("The case changed meanwhile. Please reload the page."), 409)
 
 
 # --- the extension (R612-5) -------------------------------------------------------------------------------
@@ -377,7 +375,7 @@ async def do_extend_limit(actor: User, case_id: int, new_day_raw: str, reason: s
             Case.id == case.id, Case.status == CaseStatus.in_mediation.value, Case.ends_at == case.ends_at,
             Case.mediator == actor.id).returning(Case.id)
         if not changed:
-            raise ActionRefused(_("The case changed meanwhile. Please reload the page."), 409)
+            raise Refused(_("The case changed meanwhile. Please reload the page."), 409)
         await DeadlineExtension.insert(DeadlineExtension(case=case.id, previous_ends_at=case.ends_at,
                                                          new_ends_at=new_ends_at, reason=reason, decided_by=actor.id))
         await record(case.id, actor.id, "limit_extended", previous_ends_at=case.ends_at.isoformat(),
@@ -429,8 +427,8 @@ async def do_certify_withdrawal(claim_id: int, case_id: int, previous_status: st
 async def check_may_withdraw(claim_id: int) -> None:
     """A consumer who has signed an agreement is bound by it: no more withdrawal."""
     if await Agreement.exists().where(Agreement.claim == claim_id, Agreement.signed_at.is_not_null()):
-        raise ActionRefused(_("You have signed your agreement: you can no longer withdraw from this mediation. "
-                              "The agreement binds you and the company."), 409)
+        raise Refused(_("You have signed your agreement: you can no longer withdraw from this mediation. "
+                        "The agreement binds you and the company."), 409)
 
 
 # --- expiry (R612-5) ----------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from app.auth import current_user, end_session, requires_login, start_session
 from app.domain.accounts import FormErrors
 from app.forms import read_form
 from app.i18n import _
-from app.web import page, redirect, safe_next
+from app.web import page, path_for, redirect, redirect_to, safe_next
 
 LOGIN_PATH = "/login"
 
@@ -33,7 +33,7 @@ class AccountController(Controller):
     @get("/signup", name="new_signup")
     async def new_signup(self, request: Request[Any, Any, Any]) -> Response[str]:
         if await current_user(request):
-            return redirect(request, "/account")  # type: ignore[return-value]
+            return redirect_to(request, "show_account")  # type: ignore[return-value]
         return await page(request, "accounts/signup.html", errors=FormErrors(), values={})
 
     @post("/signup", name="create_signup")
@@ -45,7 +45,7 @@ class AccountController(Controller):
         if errors:
             return await page(request, "accounts/signup.html", block="signup_form", status_code=422, errors=errors,
                               values={"email": signup.email[:254], "display_name": signup.display_name[:80]})
-        return redirect(request, "/signup/sent")
+        return redirect_to(request, "show_signup_sent")
 
     @get("/signup/sent", name="show_signup_sent")
     async def show_signup_sent(self, request: Request[Any, Any, Any]) -> Response[str]:
@@ -71,7 +71,7 @@ class AccountController(Controller):
     async def create_login(self, request: Request[Any, Any, Any]) -> Response[Any]:
         form = await read_form(request)
         result = await do_authenticate(form.text("email"), form.text("password"))
-        next_path = safe_next(form.text("next"), "/account")
+        next_path = safe_next(form.text("next"), path_for(request, "show_account"))
         if result.user is None:
             error = (_("Please confirm your e-mail address first: we have just sent you a new link.")
                      if result.unverified else _("Wrong e-mail address or password."))
@@ -84,7 +84,7 @@ class AccountController(Controller):
     @post("/logout", name="logout")
     async def logout(self, request: Request[Any, Any, Any]) -> Response[Any]:
         end_session(request)
-        return redirect(request, "/")
+        return redirect_to(request, "home")
 
     @get("/password/forgot", name="new_password_reset")
     async def new_password_reset(self, request: Request[Any, Any, Any]) -> Response[str]:
@@ -112,7 +112,7 @@ class AccountController(Controller):
             return await page(request, "accounts/reset.html", block="reset_form", status_code=422, token=token,
                               errors=errors)
         start_session(request, user)
-        return redirect(request, "/account?changed=1")
+        return redirect_to(request, "show_account", query="changed=1")
 
     @get("/account", name="show_account", guards=[requires_login])
     async def show_account(self, request: Request[Any, Any, Any], changed: FromQuery[bool] = False) -> Response[str]:
@@ -133,4 +133,4 @@ class AccountController(Controller):
             return await page(request, "accounts/password.html", block="password_form", status_code=422,
                               errors=errors)
         start_session(request, user)  # new id and version: other sessions of this user end
-        return redirect(request, "/account?changed=1")
+        return redirect_to(request, "show_account", query="changed=1")

@@ -21,13 +21,12 @@ from app.actions.agreements import (
     record_for_viewer,
 )
 from app.actions.certificates import certificate_for_viewer
-from app.actions.mediation import PAGE_HELPERS
+from app.actions.errors import NotFound
 from app.auth import logged_in_user, requires_login
 from app.documents import document_path
 from app.domain.accounts import FormErrors
 from app.forms import read_form
-from app.routes.mediators import REFUSALS
-from app.web import RowId, page, redirect, stored_file
+from app.web import RowId, page, redirect_to, stored_file
 
 
 def _client(request: Request[Any, Any, Any]) -> tuple[str, str]:
@@ -37,26 +36,28 @@ def _client(request: Request[Any, Any, Any]) -> tuple[str, str]:
 
 
 def _pdf(stored_name: str, filename: str) -> File:
-    return stored_file(document_path(stored_name), filename, "application/pdf")
+    try:
+        path = document_path(stored_name)
+    except FileNotFoundError:
+        raise NotFound() from None
+    return stored_file(path, filename, "application/pdf")
 
 
 class CaseAgreementsController(Controller):
     """A case's agreements, its collective record and its invoice; the countersignature; closing decisions."""
 
     guards = [requires_login]
-    exception_handlers = REFUSALS  # type: ignore[assignment]
 
     @get("/cases/{case_id:int}/agreements", name="list_agreements")
     async def list_agreements(self, request: Request[Any, Any, Any], case_id: RowId) -> Response[str]:
         access = await agreements_access(await logged_in_user(request), case_id)
-        return await page(request, "agreements/index.html", block="agreements_panel", **await agreements_page(access),
-                          **PAGE_HELPERS)
+        return await page(request, "agreements/index.html", block="agreements_panel", **await agreements_page(access))
 
     @post("/cases/{case_id:int}/agreements/countersign", name="countersign_agreements")
     async def countersign_agreements(self, request: Request[Any, Any, Any], case_id: RowId) -> Response[Any]:
         ip, user_agent = _client(request)
         await do_countersign(await logged_in_user(request), case_id, ip=ip, user_agent=user_agent)
-        return redirect(request, f"/cases/{case_id}/agreements?countersigned=1")
+        return redirect_to(request, "list_agreements", case_id=case_id, query="countersigned=1")
 
     @get("/cases/{case_id:int}/agreements/record", name="download_collective_record")
     async def download_collective_record(self, request: Request[Any, Any, Any], case_id: RowId) -> File:
@@ -71,7 +72,7 @@ class CaseAgreementsController(Controller):
     @post("/proposals/{proposal_id:int}/close-decisions", name="close_decisions")
     async def close_decisions(self, request: Request[Any, Any, Any], proposal_id: RowId) -> Response[Any]:
         proposal = await do_close_decisions(await logged_in_user(request), proposal_id)
-        return redirect(request, f"/cases/{proposal.case}/agreements?closing=1")
+        return redirect_to(request, "list_agreements", case_id=proposal.case, query="closing=1")
 
 
 class AgreementController(Controller):
@@ -79,13 +80,12 @@ class AgreementController(Controller):
 
     path = "/agreements"
     guards = [requires_login]
-    exception_handlers = REFUSALS  # type: ignore[assignment]
 
     async def _show(self, request: Request[Any, Any, Any], agreement_id: int, *, errors: FormErrors | None = None,
                     status_code: int = 200) -> Response[str]:
         return await page(request, "agreements/show.html", block="sign_form", status_code=status_code,
                           **await agreement_page(await logged_in_user(request), agreement_id),
-                          errors=errors or FormErrors(), **PAGE_HELPERS)
+                          errors=errors or FormErrors())
 
     @get("/{agreement_id:int}", name="show_agreement")
     async def show_agreement(self, request: Request[Any, Any, Any], agreement_id: RowId) -> Response[str]:
@@ -104,7 +104,7 @@ class AgreementController(Controller):
                                          user_agent=user_agent)
         if errors:
             return await self._show(request, agreement_id, errors=errors, status_code=422)
-        return redirect(request, f"/agreements/{agreement_id}?signed=1")
+        return redirect_to(request, "show_agreement", agreement_id=agreement_id, query="signed=1")
 
 
 class CertificateController(Controller):

@@ -22,45 +22,34 @@ from app.actions.cases import (
 from app.actions.claims import (
     ClaimForm,
     claim_evidence,
+    claim_is_editable,
+    claim_is_withdrawable,
     do_add_evidence,
     do_file_claim,
     do_remove_evidence,
     do_update_claim,
     do_withdraw_claim,
     evidence_path,
+    is_claim_owner,
 )
+from app.actions.companies import find_company
 from app.actions.directory import list_companies
-from app.actions.mediation import HELPERS, ActionRefused
+from app.actions.errors import Refused
 from app.actions.room import room_link
 from app.actions.timeline import claim_outcome
 from app.auth import logged_in_user, requires_login, requires_role
 from app.domain.accounts import FormErrors
-from app.domain.cases import (
-    CATEGORIES,
-    case_status_label,
-    category_label,
-    claim_status_label,
-    complaint_too_old,
-    deadline_label,
-    todo_label,
-)
-from app.domain.evidence import MAX_UPLOAD_REQUEST_BYTES, format_size
-from app.domain.lifecycle import CASE_STATES_OPEN_TO_CLAIMS, CLAIM_STATES_EDITABLE, ClaimStatus
+from app.domain.cases import CATEGORIES, complaint_too_old
+from app.domain.evidence import MAX_UPLOAD_REQUEST_BYTES
+from app.domain.lifecycle import CASE_STATES_OPEN_TO_CLAIMS
 from app.forms import FormData, read_form
 from app.i18n import _
-from app.tables import Case, Claim, Company, Role, User
-from app.web import RowId, page, redirect, stored_file
+from app.tables import Case, Claim, Role, User
+from app.web import RowId, page, path_for, redirect_to, stored_file
 
 OptionalId = Annotated[int | None, Parameter(gt=0, le=2**31 - 1)]
 Offset = Annotated[int, Parameter(ge=0, le=MAX_OFFSET)]
 ShortText = Annotated[str | None, Parameter(max_length=300)]
-
-# Labels and formatters every page of this area uses.
-VIEW_HELPERS: dict[str, Any] = {
-    **HELPERS, "categories": CATEGORIES, "category_label": category_label, "case_status_label": case_status_label,
-    "claim_status_label": claim_status_label, "format_size": format_size, "todo_label": todo_label,
-    "deadline_label": deadline_label,
-}
 
 
 def _not_yours() -> str:
@@ -74,7 +63,7 @@ def _form_id(raw: str) -> int | None:
     return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 10 and int(raw) < 2**31 else 0
 
 
-async def refused(request: Request[Any, Any, Any], error: ActionRefused, back: str) -> Response[str]:
+async def refused(request: Request[Any, Any, Any], error: Refused, back: str) -> Response[str]:
     """Why an action is not possible now (409), with the way back."""
     return await page(request, "cases/refused.html", block="refusal", status_code=error.status_code,
                       message=error.message, back=back)
@@ -100,18 +89,16 @@ class CaseController(Controller):
         category = category if category in CATEGORIES else None
         query = (q or "")[:200]
         result = await search_cases(query, company_id=company, category=category, offset=offset)
-        company_row = await Company.objects().where(Company.id == company).first() if company else None
         return await page(request, "cases/index.html", block="case_results", q=query, category=category or "",
-                          company=company_row, result=result, offset=offset, page_size=PAGE_SIZE, **VIEW_HELPERS)
+                          company=await find_company(company), result=result, offset=offset, page_size=PAGE_SIZE)
 
     @get("/new", name="new_case", guards=[requires_role(Role.consumer)])
     async def new_case(self, request: Request[Any, Any, Any], company: OptionalId = None,
                        company_q: ShortText = None) -> Response[str]:
-        company_row = await Company.objects().where(Company.id == company).first() if company else None
         companies, more = await list_companies(company_q or "") if company_q else ([], False)
-        return await page(request, "cases/new.html", block="company_choices", company=company_row,
+        return await page(request, "cases/new.html", block="company_choices", company=await find_company(company),
                           company_q=(company_q or "")[:100], companies=companies, more_companies=more,
-                          values={}, errors=FormErrors(), similar=[], **VIEW_HELPERS)
+                          values={}, errors=FormErrors(), similar=[])
 
     @get("/similar", name="similar_cases", guards=[requires_role(Role.consumer)])
     async def similar_cases(self, request: Request[Any, Any, Any], title: ShortText = None,
@@ -121,11 +108,9 @@ class CaseController(Controller):
         if company_id is None and company_name:
             text = f"{text} {company_name[:120]}"
         similar = await similar_cases(text, company_id=company_id) if (title or "").strip() else []
-        company_row = await Company.objects().where(Company.id == company_id).first() if company_id else None
-        return await page(request, "cases/new.html", block="similar_cases", company=company_row, company_q="",
-                          companies=[], more_companies=False, similar=similar, errors=FormErrors(),
-                          values={"title": (title or "")[:200], "company_name": (company_name or "")[:120]},
-                          **VIEW_HELPERS)
+        return await page(request, "cases/new.html", block="similar_cases", company=await find_company(company_id),
+                          company_q="", companies=[], more_companies=False, similar=similar, errors=FormErrors(),
+                          values={"title": (title or "")[:200], "company_name": (company_name or "")[:120]})
 
     @post("/", name="create_case", guards=[requires_role(Role.consumer)])
     async def create_case(self, request: Request[Any, Any, Any]) -> Response[Any]:
@@ -138,24 +123,23 @@ class CaseController(Controller):
         confirmed = form.text("confirm_new") == "1"
         result = await do_open_case(user, OpenCaseForm(company_id=company_id, confirm_new=confirmed, **values))
         if result.errors:
-            company_row = await Company.objects().where(Company.id == company_id).first() if company_id else None
             return await page(request, "cases/new.html", block="case_form", status_code=422, errors=result.errors,
-                              values=values, company=company_row, similar=result.similar, company_q="",
-                              companies=[], more_companies=False, **VIEW_HELPERS)
-        return redirect(request, f"/claims/{result.claim_id}?new=1")
+                              values=values, company=await find_company(company_id), similar=result.similar,
+                              company_q="", companies=[], more_companies=False)
+        return redirect_to(request, "show_claim", claim_id=result.claim_id, query="new=1")
 
     @get("/{case_id:int}", name="show_case")
     async def show_case(self, request: Request[Any, Any, Any], case_id: RowId) -> Response[str]:
         user = await logged_in_user(request)
         access = await case_for_viewer(user, case_id)
         case = access.case
-        company = await Company.objects().where(Company.id == case.company).first()
+        company = await find_company(case.company)
         counts = await claim_counts([case.id])
         can_join = (user.role == Role.consumer and access.own_claim is None
                     and case.status in CASE_STATES_OPEN_TO_CLAIMS)
         return await page(request, "cases/show.html", access=access, case=case, company=company,
                           participants=counts.get(case.id, 0), own_claim=access.own_claim, can_join=can_join,
-                          is_listed=case.status in PUBLIC_CASE_STATES, **await room_link(access), **VIEW_HELPERS)
+                          is_listed=case.status in PUBLIC_CASE_STATES, **await room_link(access))
 
 
 class ClaimController(Controller):
@@ -168,13 +152,12 @@ class ClaimController(Controller):
                                      ) -> Response[Any]:
         access = await case_for_viewer(user, case_id)
         if access.own_claim is not None:
-            return redirect(request, f"/claims/{access.own_claim.id}")
+            return redirect_to(request, "show_claim", claim_id=access.own_claim.id)
         if access.case.status not in CASE_STATES_OPEN_TO_CLAIMS:
-            return await refused(request, ActionRefused(
-                _("This case has ended: claims can no longer be filed or changed.")), f"/cases/{case_id}")
-        company = await Company.objects().where(Company.id == access.case.company).first()
-        return await page(request, "claims/new.html", block="claim_form", status_code=status_code,
-                          case=access.case, company=company, errors=errors, values=values, **VIEW_HELPERS)
+            return await refused(request, Refused(_("This case has ended: claims can no longer be filed or changed.")),
+                                 path_for(request, "show_case", case_id=case_id))
+        return await page(request, "claims/new.html", block="claim_form", status_code=status_code, case=access.case,
+                          company=await find_company(access.case.company), errors=errors, values=values)
 
     @get("/cases/{case_id:int}/claims/new", name="new_claim", guards=[requires_role(Role.consumer)])
     async def new_claim(self, request: Request[Any, Any, Any], case_id: RowId) -> Response[Any]:
@@ -186,11 +169,11 @@ class ClaimController(Controller):
         values = _claim_values(await read_form(request))
         try:
             result = await do_file_claim(user, case_id, _claim_form(values))
-        except ActionRefused as error:
-            return await refused(request, error, f"/cases/{case_id}")
+        except Refused as error:
+            return await refused(request, error, path_for(request, "show_case", case_id=case_id))
         if result.errors:
             return await self._case_page_for_joining(request, user, case_id, result.errors, values, 422)
-        return redirect(request, f"/claims/{result.claim_id}?new=1")
+        return redirect_to(request, "show_claim", claim_id=result.claim_id, query="new=1")
 
     @get("/claims/{claim_id:int}", name="show_claim")
     async def show_claim(self, request: Request[Any, Any, Any], claim_id: RowId, new: FromQuery[bool] = False,
@@ -201,32 +184,30 @@ class ClaimController(Controller):
                           new=new, saved=saved, uploaded=uploaded, upload_errors=FormErrors())
 
     async def _claim_context(self, user: User, case: Case, claim: Claim) -> dict[str, Any]:
-        is_owner = claim.consumer == user.id
-        editable = is_owner and claim.status in CLAIM_STATES_EDITABLE and case.status in CASE_STATES_OPEN_TO_CLAIMS
-        company = await Company.objects().where(Company.id == case.company).first()
+        is_owner = is_claim_owner(user, claim)
         return {
-            "case": case, "claim": claim, "company": company, "evidence": await claim_evidence(claim.id),
-            "is_owner": is_owner, "editable": editable,
-            "can_withdraw": is_owner and claim.status != ClaimStatus.withdrawn and claim.status != ClaimStatus.rejected,
+            "case": case, "claim": claim, "company": await find_company(case.company),
+            "evidence": await claim_evidence(claim.id), "is_owner": is_owner,
+            "editable": is_owner and claim_is_editable(case, claim),
+            "can_withdraw": is_owner and claim_is_withdrawable(claim),
             "complaint_too_old": complaint_too_old(claim.complaint_date, today()),
             **(await claim_outcome(case, claim) if is_owner else {}),
-            **VIEW_HELPERS,
         }
 
     @get("/claims/{claim_id:int}/edit", name="edit_claim", guards=[requires_role(Role.consumer)])
     async def edit_claim(self, request: Request[Any, Any, Any], claim_id: RowId) -> Response[Any]:
         user = await logged_in_user(request)
         access, claim = await claim_for_viewer(user, claim_id)
-        if claim.consumer != user.id:
-            return await refused(request, ActionRefused(_not_yours(), 403), "/my/cases")
-        if claim.status not in CLAIM_STATES_EDITABLE or access.case.status not in CASE_STATES_OPEN_TO_CLAIMS:
-            return await refused(request, ActionRefused(_("This claim can no longer be changed: it has been "
-                                                          "reviewed or withdrawn, or the case has ended.")),
-                                 f"/claims/{claim_id}")
+        if not is_claim_owner(user, claim):
+            return await refused(request, Refused(_not_yours(), 403), path_for(request, "list_my_cases"))
+        if not claim_is_editable(access.case, claim):
+            return await refused(request, Refused(_("This claim can no longer be changed: it has been "
+                                                    "reviewed or withdrawn, or the case has ended.")),
+                                 path_for(request, "show_claim", claim_id=claim_id))
         values = {"facts": claim.facts, "amount": f"{claim.amount_cents // 100},{claim.amount_cents % 100:02d}",
                   "incident_date": claim.incident_date.isoformat(), "complaint_date": claim.complaint_date.isoformat()}
         return await page(request, "claims/edit.html", case=access.case, claim=claim, values=values,
-                          errors=FormErrors(), **VIEW_HELPERS)
+                          errors=FormErrors())
 
     @post("/claims/{claim_id:int}/edit", name="update_claim", guards=[requires_role(Role.consumer)])
     async def update_claim(self, request: Request[Any, Any, Any], claim_id: RowId) -> Response[Any]:
@@ -234,30 +215,30 @@ class ClaimController(Controller):
         values = _claim_values(await read_form(request))
         try:
             result = await do_update_claim(user, claim_id, _claim_form(values))
-        except ActionRefused as error:
-            return await refused(request, error, f"/claims/{claim_id}")
+        except Refused as error:
+            return await refused(request, error, path_for(request, "show_claim", claim_id=claim_id))
         if result.errors:
             access, claim = await claim_for_viewer(user, claim_id)
             return await page(request, "claims/edit.html", block="claim_form", status_code=422, case=access.case,
-                              claim=claim, values=values, errors=result.errors, **VIEW_HELPERS)
-        return redirect(request, f"/claims/{claim_id}?saved=1")
+                              claim=claim, values=values, errors=result.errors)
+        return redirect_to(request, "show_claim", claim_id=claim_id, query="saved=1")
 
     @get("/claims/{claim_id:int}/withdraw", name="confirm_withdraw_claim", guards=[requires_role(Role.consumer)])
     async def confirm_withdraw_claim(self, request: Request[Any, Any, Any], claim_id: RowId) -> Response[Any]:
         user = await logged_in_user(request)
         access, claim = await claim_for_viewer(user, claim_id)
-        if claim.consumer != user.id:
-            return await refused(request, ActionRefused(_not_yours(), 403), "/my/cases")
-        return await page(request, "claims/withdraw.html", case=access.case, claim=claim, **VIEW_HELPERS)
+        if not is_claim_owner(user, claim):
+            return await refused(request, Refused(_not_yours(), 403), path_for(request, "list_my_cases"))
+        return await page(request, "claims/withdraw.html", case=access.case, claim=claim)
 
     @post("/claims/{claim_id:int}/withdraw", name="withdraw_claim", guards=[requires_role(Role.consumer)])
     async def withdraw_claim(self, request: Request[Any, Any, Any], claim_id: RowId) -> Response[Any]:
         user = await logged_in_user(request)
         try:
             await do_withdraw_claim(user, claim_id)
-        except ActionRefused as error:
-            return await refused(request, error, f"/claims/{claim_id}")
-        return redirect(request, f"/claims/{claim_id}")
+        except Refused as error:
+            return await refused(request, error, path_for(request, "show_claim", claim_id=claim_id))
+        return redirect_to(request, "show_claim", claim_id=claim_id)
 
     @post("/claims/{claim_id:int}/evidence", name="create_evidence", guards=[requires_role(Role.consumer)],
           request_max_body_size=MAX_UPLOAD_REQUEST_BYTES)
@@ -269,8 +250,8 @@ class ClaimController(Controller):
         kind = form.get("kind")
         try:
             errors = await do_add_evidence(user, claim_id, kind if isinstance(kind, str) else "", uploads)
-        except ActionRefused as error:
-            return await refused(request, error, f"/claims/{claim_id}")
+        except Refused as error:
+            return await refused(request, error, path_for(request, "show_claim", claim_id=claim_id))
         finally:
             for value in form.values():
                 if isinstance(value, UploadFile):
@@ -284,7 +265,7 @@ class ClaimController(Controller):
             return await page(request, "claims/show.html", block="claim_evidence",
                               **await self._claim_context(user, access.case, claim), new=False,
                               upload_errors=FormErrors(), uploaded=True)
-        return redirect(request, f"/claims/{claim_id}?uploaded=1#claim-evidence")
+        return redirect_to(request, "show_claim", claim_id=claim_id, query="uploaded=1", fragment="claim-evidence")
 
 
 class EvidenceController(Controller):
@@ -304,7 +285,7 @@ class EvidenceController(Controller):
         user = await logged_in_user(request)
         try:
             claim_id = await do_remove_evidence(user, evidence_id)
-        except ActionRefused as error:
-            return await refused(request, error, "/my/documents")
-        return redirect(request, f"/claims/{claim_id}#claim-evidence")
+        except Refused as error:
+            return await refused(request, error, path_for(request, "list_my_documents"))
+        return redirect_to(request, "show_claim", claim_id=claim_id, fragment="claim-evidence")
 

@@ -17,14 +17,12 @@ from app.actions.companies import (
     do_join_company,
     do_signup_representative,
 )
-from app.actions.mediation import PAGE_HELPERS
 from app.actions.room import unread_by_case
 from app.auth import current_user, requires_role, start_session
 from app.domain.accounts import FormErrors
 from app.forms import FormData, read_form
-from app.routes.mediators import REFUSALS
 from app.tables import Role
-from app.web import page, redirect
+from app.web import page, path_for, redirect_to
 
 
 def signup_form(form: FormData) -> SignupForm:
@@ -36,9 +34,13 @@ def signup_values(form: FormData) -> dict[str, str]:
     return {"email": form.text("email")[:254], "display_name": form.text("display_name")[:80]}
 
 
+def join_link(request: Request[Any, Any, Any], token: str) -> str:
+    """The invitation link's page, where logging in or confirming one's address comes back to."""
+    return path_for(request, "show_company_join", token=token)
+
+
 class CompanyJoinController(Controller):
     path = "/companies"
-    exception_handlers = REFUSALS  # type: ignore[assignment]
 
     @get("/join/{token:str}", name="show_company_join")
     async def show_company_join(self, request: Request[Any, Any, Any], token: FromPath[str]) -> Response[str]:
@@ -46,16 +48,16 @@ class CompanyJoinController(Controller):
         if live is None:
             return await page(request, "companies/join_invalid.html", status_code=400)
         return await page(request, "companies/join.html", live=live, token=token,
-                          login_next=quote(f"/companies/join/{token}", safe=""),
+                          login_next=quote(join_link(request, token), safe=""),
                           signup_errors=FormErrors(), signup_values={"email": live.invite.email})
 
     @post("/join/{token:str}", name="join_company")
     async def join_company(self, request: Request[Any, Any, Any], token: FromPath[str]) -> Response[Any]:
         user = await current_user(request)
         if user is None:
-            return redirect(request, "/login?next=" + quote(f"/companies/join/{token}", safe=""))
+            return redirect_to(request, "new_login", query="next=" + quote(join_link(request, token), safe=""))
         company = await do_join_company(user, token)
-        return redirect(request, f"/companies/{company.id}")
+        return redirect_to(request, "show_company", company_id=company.id)
 
     @post("/join/{token:str}/signup", name="create_company_join_signup")
     async def create_company_join_signup(self, request: Request[Any, Any, Any], token: FromPath[str]
@@ -68,13 +70,13 @@ class CompanyJoinController(Controller):
                                                  language=i18n.current_language())
         if outcome.errors:
             return await page(request, "companies/join.html", block="signup_form", status_code=422, live=live,
-                              token=token, login_next=quote(f"/companies/join/{token}", safe=""),
+                              token=token, login_next=quote(join_link(request, token), safe=""),
                               signup_errors=outcome.errors, signup_values=signup_values(form))
         if outcome.user is not None:
             start_session(request, outcome.user)
             company = await do_join_company(outcome.user, token)
-            return redirect(request, f"/companies/{company.id}")
-        return await page(request, "companies/signup_sent.html", back=f"/companies/join/{token}")
+            return redirect_to(request, "show_company", company_id=company.id)
+        return await page(request, "companies/signup_sent.html", back=join_link(request, token))
 
     @get("/mine", name="list_my_companies", guards=[requires_role(Role.company)])
     async def list_my_companies(self, request: Request[Any, Any, Any]) -> Response[str]:
@@ -83,4 +85,4 @@ class CompanyJoinController(Controller):
         companies = await companies_of(user)
         cases = {company.id: await company_cases(company.id) for company in companies[:20]}
         return await page(request, "companies/mine.html", companies=companies, cases=cases,
-                          room_unread=await unread_by_case(user), **PAGE_HELPERS)
+                          room_unread=await unread_by_case(user))

@@ -13,7 +13,6 @@ from app.actions.companies import company_or_404
 from app.actions.directory import DIRECTORY_PAGE
 from app.actions.directory import list_companies as find_companies
 from app.auth import current_user, requires_login
-from app.routes.cases import VIEW_HELPERS
 from app.tables import Role
 from app.web import RowId, page
 
@@ -42,4 +41,4 @@ class CompanyDirectoryController(Controller):
         sees_cases = user.role in (Role.consumer, Role.staff) or await is_company_member(user, company.id)
         result = await search_cases(company_id=company.id) if sees_cases else None
         return await page(request, "directory/show.html", company=company, result=result,
-                          is_consumer=user.role == Role.consumer, is_staff=user.role == Role.staff, **VIEW_HELPERS)
+                          is_consumer=user.role == Role.consumer, is_staff=user.role == Role.staff)

@@ -9,12 +9,10 @@ from litestar import Controller, Request, Response, get, post
 
 from app.actions.escalation import escalation_bundle, escalation_view, escalations_csv
 from app.actions.invitations import do_set_escalation
-from app.actions.mediation import PAGE_HELPERS
 from app.auth import logged_in_user, requires_login, requires_role
 from app.forms import read_form
-from app.routes.mediators import REFUSALS
 from app.tables import Role
-from app.web import RowId, page, redirect
+from app.web import RowId, page, redirect_to
 
 
 class EscalationController(Controller):
@@ -22,19 +20,17 @@ class EscalationController(Controller):
 
     path = "/claims/{claim_id:int}/escalate"
     guards = [requires_login]
-    exception_handlers = REFUSALS  # type: ignore[assignment]
 
     @get("/", name="show_escalation")
     async def show_escalation(self, request: Request[Any, Any, Any], claim_id: RowId) -> Response[str]:
         view = await escalation_view(await logged_in_user(request), claim_id)
-        return await page(request, "escalation/show.html", view=view, case=view.case, claim=view.claim,
-                          **PAGE_HELPERS)
+        return await page(request, "escalation/show.html", view=view, case=view.case, claim=view.claim)
 
     @post("/", name="update_escalation_choice")
     async def update_escalation_choice(self, request: Request[Any, Any, Any], claim_id: RowId) -> Response[Any]:
         form = await read_form(request)
         await do_set_escalation(await logged_in_user(request), claim_id, form.text("opt_in") == "1")
-        return redirect(request, f"/claims/{claim_id}/escalate")
+        return redirect_to(request, "show_escalation", claim_id=claim_id)
 
     @get("/bundle.zip", name="download_escalation_bundle")
     async def download_escalation_bundle(self, request: Request[Any, Any, Any], claim_id: RowId) -> Response[bytes]:

@@ -22,14 +22,13 @@ from app.actions.invitations import (
     do_join_by_invitation,
     do_set_escalation,
 )
-from app.actions.mediation import PAGE_HELPERS, mediation_panel
+from app.actions.mediation import mediation_panel
 from app.auth import current_user, logged_in_user, requires_login, start_session
 from app.domain.accounts import FormErrors
 from app.forms import read_form
 from app.routes.companies import signup_form, signup_values
-from app.routes.mediators import REFUSALS
 from app.settings import settings_of
-from app.web import RowId, page, redirect
+from app.web import RowId, page, path_for, redirect, redirect_to
 
 INVALID_STATUS = {"invalid": 400, "replaced": 400, "expired": 410, "answered": 410}
 
@@ -38,15 +37,14 @@ def parse_answer(raw: str) -> bool | None:
     return {"accept": True, "decline": False}.get(raw)
 
 
-def link_of(token: str, expires: str, sig: str) -> str:
-    return f"/invitations/{token}?expires={expires}&sig={sig}"
+def link_of(request: Request[Any, Any, Any], token: str, expires: str, sig: str) -> str:
+    return path_for(request, "show_invitation", token=token, query=f"expires={expires}&sig={sig}")
 
 
 class InvitationController(Controller):
     """Anyone holding the link sees the summary; only a representative of the company answers."""
 
     path = "/invitations"
-    exception_handlers = REFUSALS  # type: ignore[assignment]
 
     async def _view(self, request: Request[Any, Any, Any], token: str, expires: str | None, sig: str | None
                     ) -> InvitationView:
@@ -56,16 +54,16 @@ class InvitationController(Controller):
                     *, block: str | None = None, status_code: int = 200, **extra: Any) -> Response[str]:
         if view.problem:
             return await page(request, "invitations/invalid.html", status_code=INVALID_STATUS[view.problem],
-                              view=view, **PAGE_HELPERS)
+                              view=view)
         user = await current_user(request)
         context: dict[str, Any] = {
             "view": view, "token": token, "expires": expires, "sig": sig,
-            "login_next": quote(link_of(token, expires, sig), safe=""),
+            "login_next": quote(link_of(request, token, expires, sig), safe=""),
             "refusal": await answer_refusal(user, view), "errors": FormErrors(), "values": {},
             "signup_errors": FormErrors(), "signup_values": {"email": view.invitation.email if view.invitation else ""},
         }
         return await page(request, "invitations/show.html", block=block, status_code=status_code,
-                          **(context | extra), **PAGE_HELPERS)
+                          **(context | extra))
 
     @get("/{token:str}", name="show_invitation")
     async def show_invitation(self, request: Request[Any, Any, Any], token: FromPath[str],
@@ -83,13 +81,16 @@ class InvitationController(Controller):
             return await self._show(request, view, token, expires, sig)
         user = await current_user(request)
         if user is None:
-            return redirect(request, "/login?next=" + quote(link_of(token, expires, sig), safe=""))
+            next_path = quote(link_of(request, token, expires, sig), safe="")
+            return redirect_to(request, "new_login", query=f"next={next_path}")
         answer, reason = parse_answer(form.text("answer")), form.text("reason")
         errors = await do_answer_invitation(user, view, answer, reason)
         if errors:
             return await self._show(request, view, token, expires, sig, block="answer_form", status_code=422,
                                     errors=errors, values={"answer": form.text("answer")[:10], "reason": reason[:2000]})
-        return redirect(request, f"/cases/{view.case.id}/mediation?answered=1" if view.case else "/")
+        if view.case is None:
+            return redirect_to(request, "home")
+        return redirect_to(request, "show_mediation", case_id=view.case.id, query="answered=1")
 
     @post("/{token:str}/signup", name="create_invitation_signup")
     async def create_invitation_signup(self, request: Request[Any, Any, Any], token: FromPath[str]) -> Response[Any]:
@@ -106,8 +107,8 @@ class InvitationController(Controller):
         if outcome.user is not None:
             start_session(request, outcome.user)
             await do_join_by_invitation(outcome.user, view)
-            return redirect(request, link_of(token, expires, sig))
-        return await page(request, "companies/signup_sent.html", back=link_of(token, expires, sig))
+            return redirect(request, link_of(request, token, expires, sig))
+        return await page(request, "companies/signup_sent.html", back=link_of(request, token, expires, sig))
 
 
 
@@ -115,7 +116,6 @@ class CaseInvitationController(Controller):
     """Logged-in representatives answer from the case page; consumers of a refused case opt in to escalation."""
 
     guards = [requires_login]
-    exception_handlers = REFUSALS  # type: ignore[assignment]
 
     @post("/cases/{case_id:int}/invitation", name="answer_case_invitation")
     async def answer_case_invitation(self, request: Request[Any, Any, Any], case_id: RowId) -> Response[Any]:
@@ -129,12 +129,11 @@ class CaseInvitationController(Controller):
         if errors:
             return await page(request, "mediation/show.html", block="answer_form", status_code=422,
                               **await mediation_panel(access), answer_errors=errors,
-                              answer_values={"answer": form.text("answer")[:10], "reason": reason[:2000]},
-                              **PAGE_HELPERS)
-        return redirect(request, f"/cases/{case_id}/mediation?answered=1")
+                              answer_values={"answer": form.text("answer")[:10], "reason": reason[:2000]})
+        return redirect_to(request, "show_mediation", case_id=case_id, query="answered=1")
 
     @post("/claims/{claim_id:int}/escalation", name="update_escalation")
     async def update_escalation(self, request: Request[Any, Any, Any], claim_id: RowId) -> Response[Any]:
         form = await read_form(request)
         claim = await do_set_escalation(await logged_in_user(request), claim_id, form.text("opt_in") == "1")
-        return redirect(request, f"/cases/{claim.case}/mediation")
+        return redirect_to(request, "show_mediation", case_id=claim.case)

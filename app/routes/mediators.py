@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, MediaType, Request, Response, get, post
+from litestar import Controller, Request, Response, get, post
 
 from app.actions.access import case_for_party
-from app.actions.mediation import PAGE_HELPERS, ActionRefused, do_start_mediation, mediation_panel
+from app.actions.mediation import do_start_mediation, mediation_panel
 from app.actions.mediators import (
     declaration_access,
     do_declare,
@@ -21,23 +21,7 @@ from app.auth import logged_in_user, requires_login, requires_role
 from app.domain.accounts import FormErrors
 from app.forms import read_form
 from app.tables import Role
-from app.templating import environment
-from app.web import RowId, page, plain_context, redirect, render_block, wants_fragment
-
-
-def render_refusal(request: Request[Any, Any, Any], error: ActionRefused) -> Response[str]:
-    """An action that is not possible now: its reason, with the status it deserves (sync: an exception handler)."""
-    context = plain_context(request) | {"message": error.message, "status_code": error.status_code} | PAGE_HELPERS
-    if wants_fragment(request):
-        html = render_block("mediation/refused.html", "refusal", context)
-    else:
-        html = environment.get_template("mediation/refused.html").render(context)
-    return Response(html, media_type=MediaType.HTML, status_code=error.status_code,
-                    headers={"Cache-Control": "no-store"})
-
-
-REFUSALS = {ActionRefused: render_refusal}
-
+from app.web import RowId, page, redirect_to
 
 
 class MediationController(Controller):
@@ -45,19 +29,17 @@ class MediationController(Controller):
 
     path = "/cases"
     guards = [requires_login]
-    exception_handlers = REFUSALS  # type: ignore[assignment]
 
     @get("/{case_id:int}/mediation", name="show_mediation")
     async def show_mediation(self, request: Request[Any, Any, Any], case_id: RowId) -> Response[str]:
         access = await case_for_party(await logged_in_user(request), case_id)
-        return await page(request, "mediation/show.html", block="mediation_panel", **await mediation_panel(access),
-                          **PAGE_HELPERS)
+        return await page(request, "mediation/show.html", block="mediation_panel", **await mediation_panel(access))
 
     @get("/{case_id:int}/mediator/declaration", name="edit_declaration")
     async def edit_declaration(self, request: Request[Any, Any, Any], case_id: RowId) -> Response[str]:
         access, assignment = await declaration_access(await logged_in_user(request), case_id)
         return await page(request, "mediators/declaration.html", case=access.case, assignment=assignment,
-                          statement=independence_statement(), errors=FormErrors(), values={}, **PAGE_HELPERS)
+                          statement=independence_statement(), errors=FormErrors(), values={})
 
     @post("/{case_id:int}/mediator/declaration", name="create_declaration")
     async def create_declaration(self, request: Request[Any, Any, Any], case_id: RowId) -> Response[Any]:
@@ -68,8 +50,8 @@ class MediationController(Controller):
             access, assignment = await declaration_access(user, case_id)
             return await page(request, "mediators/declaration.html", block="declaration_form", status_code=422,
                               case=access.case, assignment=assignment, statement=independence_statement(),
-                              errors=errors, values={"conflicts": form.text("conflicts")[:2000]}, **PAGE_HELPERS)
-        return redirect(request, f"/cases/{case_id}/mediation?declared=1")
+                              errors=errors, values={"conflicts": form.text("conflicts")[:2000]})
+        return redirect_to(request, "show_mediation", case_id=case_id, query="declared=1")
 
     @post("/{case_id:int}/mediator/objections", name="create_objection")
     async def create_objection(self, request: Request[Any, Any, Any], case_id: RowId) -> Response[Any]:
@@ -80,13 +62,13 @@ class MediationController(Controller):
             access = await case_for_party(user, case_id)
             return await page(request, "mediation/show.html", block="objection_form", status_code=422,
                               **await mediation_panel(access), objection_errors=errors,
-                              objection_reason=form.text("reason")[:2000], **PAGE_HELPERS)
-        return redirect(request, f"/cases/{case_id}/mediation?objected=1")
+                              objection_reason=form.text("reason")[:2000])
+        return redirect_to(request, "show_mediation", case_id=case_id, query="objected=1")
 
     @post("/{case_id:int}/start", name="start_mediation")
     async def start_mediation(self, request: Request[Any, Any, Any], case_id: RowId) -> Response[Any]:
         await do_start_mediation(await logged_in_user(request), case_id)
-        return redirect(request, f"/cases/{case_id}/mediation?started=1")
+        return redirect_to(request, "show_mediation", case_id=case_id, query="started=1")
 
 
 class MediatorController(Controller):
@@ -99,5 +81,4 @@ class MediatorController(Controller):
     async def list_my_mediations(self, request: Request[Any, Any, Any]) -> Response[str]:
         user = await logged_in_user(request)
         return await page(request, "mediators/cases.html", cases=await my_mediations(user),
-                          room_unread=await unread_by_case(user),
-                          **PAGE_HELPERS)
+                          room_unread=await unread_by_case(user))

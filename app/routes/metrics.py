@@ -14,7 +14,7 @@ from app.settings import settings_of
 class MetricsController(Controller):
     path = "/metrics"
 
-    @get("/", name="metrics", exclude_from_csrf=True, include_in_schema=False, cache=False)
+    @get("/", name="show_metrics", exclude_from_csrf=True, include_in_schema=False, cache=False)
     async def show_metrics(self, request: Request[Any, Any, Any]) -> Response[bytes | str]:
         """This process's counters and the backlog read now from the database and the broker."""
         token = settings_of(request).metrics_token

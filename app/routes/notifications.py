@@ -24,9 +24,8 @@ from app.forms import read_form
 from app.i18n import _
 from app.tables import User
 from app.templating import environment
-from app.web import RowId, page, redirect, safe_next, wants_fragment
+from app.web import RowId, page, path_for, redirect, redirect_to, safe_next, wants_fragment
 
-LIST_PATH = "/notifications"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _CURSOR = re.compile(r"(\d{1,17})-(\d{1,10})")
 # htmx stops polling on this status; the badge of a visitor whose session ended goes away.
@@ -67,7 +66,7 @@ class NotificationController(Controller):
     Guards are per handler: the badge, polled by htmx, answers a visitor whose session ended without a redirect.
     """
 
-    path = LIST_PATH
+    path = "/notifications"
 
     async def _render(self, request: Request[Any, Any, Any], user: User, *, block: str | None = None,
                       before: tuple[datetime, int] | None = None, status_code: int = 200,
@@ -94,7 +93,7 @@ class NotificationController(Controller):
         assert user is not None  # guarded
         notification = await notification_for_viewer(user, notification_id)
         await do_mark_read(user.id, notification.id)
-        return redirect(request, safe_next(notification.link, LIST_PATH))
+        return redirect(request, safe_next(notification.link, path_for(request, "list_notifications")))
 
     @post("/read-all", name="read_all_notifications", guards=[requires_login])
     async def read_all_notifications(self, request: Request[Any, Any, Any]) -> Response[Any]:
@@ -103,7 +102,7 @@ class NotificationController(Controller):
         await do_mark_read(user.id)
         if wants_fragment(request):
             return await self._render(request, user, block="notification_list")
-        return redirect(request, LIST_PATH)
+        return redirect_to(request, "list_notifications")
 
     @post("/settings", name="update_notification_settings", guards=[requires_login])
     async def update_notification_settings(self, request: Request[Any, Any, Any]) -> Response[Any]:
@@ -116,7 +115,7 @@ class NotificationController(Controller):
                                       error=_("Please choose one of the options."))
         if wants_fragment(request):
             return await self._render(request, user, block="notification_settings", mode=mode, saved=True)
-        return redirect(request, f"{LIST_PATH}?saved=1")
+        return redirect_to(request, "list_notifications", query="saved=1")
 
     @get("/badge", name="notification_badge")
     async def notification_badge(self, request: Request[Any, Any, Any]) -> Response[str]:
@@ -130,5 +129,5 @@ class NotificationController(Controller):
         if isinstance(session, dict) and isinstance(seen_at, int):
             session["seen_at"] = seen_at
         html = environment.get_template("notifications/_badge.html").render(
-            user=user, unread_notifications=await unread_count(user.id))
+            request=request, user=user, unread_notifications=await unread_count(user.id))
         return Response(html, media_type=MediaType.HTML, headers=headers)

@@ -13,7 +13,7 @@ from app.auth import current_user
 from app.forms import read_form
 from app.health import check_readiness
 from app.settings import settings_of
-from app.web import page, safe_next
+from app.web import page, path_for, safe_next
 
 
 class PageController(Controller):
@@ -31,8 +31,8 @@ class PageController(Controller):
         form = await read_form(request)
         language = i18n.normalize_language(form.text("language"))
         await do_set_language(await current_user(request), language)
-        response: Response[Any] = Response(content=b"", status_code=303,
-                                           headers={"Location": safe_next(form.text("next"), "/")})
+        back = safe_next(form.text("next"), path_for(request, "home"))
+        response: Response[Any] = Response(content=b"", status_code=303, headers={"Location": back})
         response.set_cookie(i18n.LANGUAGE_COOKIE, language, max_age=365 * 24 * 3600, httponly=True,
                             samesite="lax", secure=settings_of(request).is_https)
         return response

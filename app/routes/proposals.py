@@ -10,9 +10,9 @@ from litestar.exceptions import NotFoundException
 
 from app import i18n
 from app.actions.access import case_access
-from app.actions.mediation import PAGE_HELPERS, PARIS, ActionRefused
+from app.actions.errors import Refused
+from app.actions.mediation import PARIS
 from app.actions.proposals import (
-    PROPOSAL_HELPERS,
     do_amend_proposal,
     do_close_vote,
     do_create_proposal,
@@ -25,7 +25,6 @@ from app.actions.proposals import (
     proposal_view,
     proposals_list,
 )
-from app.actions.room import CharterRequired
 from app.auth import logged_in_user, requires_login
 from app.domain.accounts import FormErrors
 from app.domain.proposals import (
@@ -38,10 +37,8 @@ from app.domain.proposals import (
     format_share_input,
 )
 from app.forms import FormData, read_form
-from app.routes.mediators import render_refusal
-from app.routes.room import charter_required
 from app.tables import Proposal
-from app.web import RowId, page, redirect
+from app.web import RowId, page, redirect_to
 
 DRAFT_FIELDS = ("terms", "rule_kind", "amount", "share", "item", "vote_closes_at", "decide_by", "threshold")
 LIMITS = {"max_terms": MAX_TERMS_CHARS, "max_item": MAX_ITEM_CHARS, "max_comment": MAX_COMMENT_CHARS}
@@ -75,7 +72,6 @@ class ProposalController(Controller):
     """Proposals, for the parties of a case in mediation (404 for anyone else)."""
 
     guards = [requires_login]
-    exception_handlers = {ActionRefused: render_refusal, CharterRequired: charter_required}  # type: ignore[dict-item]
 
     # --- the list, and a new proposal -------------------------------------------------------------------
 
@@ -89,7 +85,7 @@ class ProposalController(Controller):
         context = await proposals_list(party)
         return await page(request, "proposals/list_proposals.html", block="proposal_form", status_code=status_code,
                           values=values or {"threshold": str(DEFAULT_THRESHOLD_PCT), "rule_kind": "fixed"},
-                          errors=errors or FormErrors(), **context, **LIMITS, **PAGE_HELPERS, **PROPOSAL_HELPERS)
+                          errors=errors or FormErrors(), **context, **LIMITS)
 
     @post("/cases/{case_id:int}/proposals", name="create_proposal")
     async def create_proposal(self, request: Request[Any, Any, Any], case_id: RowId) -> Response[Any]:
@@ -97,7 +93,7 @@ class ProposalController(Controller):
         errors, proposal = await do_create_proposal(await logged_in_user(request), case_id, _draft(form))
         if errors or proposal is None:
             return await self._list_page(request, case_id, values=_typed(form), errors=errors, status_code=422)
-        return redirect(request, f"/proposals/{proposal.id}?made=1")
+        return redirect_to(request, "show_proposal", proposal_id=proposal.id, query="made=1")
 
     # --- one version -----------------------------------------------------------------------------------------
 
@@ -115,7 +111,7 @@ class ProposalController(Controller):
         context["access"] = await case_access(user, party.case.id)  # for the agreements' controls
         return await page(request, "proposals/show_proposal.html", block=block, status_code=status_code,
                           refusal=refusal, refusal_at=refusal_at, vote_errors=vote_errors or FormErrors(),
-                          vote_values=vote_values or {}, **context, **LIMITS, **PAGE_HELPERS, **PROPOSAL_HELPERS)
+                          vote_values=vote_values or {}, **context, **LIMITS)
 
     @get("/proposals/{proposal_id:int}/tally", name="show_tally")
     async def show_tally(self, request: Request[Any, Any, Any], proposal_id: RowId) -> Response[str]:
@@ -138,11 +134,11 @@ class ProposalController(Controller):
         if not (party.is_mediator or party.is_company):
             raise NotFoundException()
         if not may_amend(party, proposal):
-            raise ActionRefused(i18n._("This proposal can no longer be amended (a newer version exists, or it is "
-                                       "closed), or it is not yours to amend."), 409)
+            raise Refused(i18n._("This proposal can no longer be amended (a newer version exists, or it is "
+                                 "closed), or it is not yours to amend."), 409)
         return await page(request, "proposals/edit_proposal.html", block="proposal_form", status_code=status_code,
                           case=party.case, party=party, proposal=proposal, values=values or values_of(proposal),
-                          errors=errors or FormErrors(), **LIMITS, **PAGE_HELPERS, **PROPOSAL_HELPERS)
+                          errors=errors or FormErrors(), **LIMITS)
 
     @post("/proposals/{proposal_id:int}/versions", name="create_version")
     async def create_version(self, request: Request[Any, Any, Any], proposal_id: RowId) -> Response[Any]:
@@ -151,17 +147,17 @@ class ProposalController(Controller):
                                               _draft(form))
         if errors or new is None:
             return await self._edit_page(request, proposal_id, values=_typed(form), errors=errors, status_code=422)
-        return redirect(request, f"/proposals/{new.id}?amended=1")
+        return redirect_to(request, "show_proposal", proposal_id=new.id, query="amended=1")
 
     @post("/proposals/{proposal_id:int}/withdraw", name="withdraw_proposal")
     async def withdraw_proposal(self, request: Request[Any, Any, Any], proposal_id: RowId) -> Response[Any]:
         proposal = await do_withdraw_proposal(await logged_in_user(request), proposal_id)
-        return redirect(request, f"/cases/{proposal.case}/proposals?withdrawn=1")
+        return redirect_to(request, "list_proposals", case_id=proposal.case, query="withdrawn=1")
 
     @post("/proposals/{proposal_id:int}/vote/close", name="close_vote")
     async def close_vote(self, request: Request[Any, Any, Any], proposal_id: RowId) -> Response[Any]:
         await do_close_vote(await logged_in_user(request), proposal_id)
-        return redirect(request, f"/proposals/{proposal_id}?vote_closed=1")
+        return redirect_to(request, "show_proposal", proposal_id=proposal_id, query="vote_closed=1")
 
     # --- the consumers' answers --------------------------------------------------------------------------
 
@@ -172,13 +168,13 @@ class ProposalController(Controller):
         try:
             errors = await do_vote(await logged_in_user(request), proposal_id, version=form.text("version"),
                                    choice=form.text("choice"), comment=form.text("comment"))
-        except ActionRefused as error:
+        except Refused as error:
             return await self._show_page(request, proposal_id, status_code=error.status_code, refusal=error.message,
                                          refusal_at="vote", vote_values=values)
         if errors:
             return await self._show_page(request, proposal_id, status_code=422, vote_errors=errors,
                                          vote_values=values)
-        return redirect(request, f"/proposals/{proposal_id}?voted=1#vote")
+        return redirect_to(request, "show_proposal", proposal_id=proposal_id, query="voted=1", fragment="vote")
 
     @post("/proposals/{proposal_id:int}/decisions", name="create_decision")
     async def create_decision(self, request: Request[Any, Any, Any], proposal_id: RowId) -> Response[Any]:
@@ -186,7 +182,7 @@ class ProposalController(Controller):
         try:
             await do_decide(await logged_in_user(request), proposal_id, version=form.text("version"),
                             choice=form.text("choice"), amount=form.text("amount"), shown=form.text("shown"))
-        except ActionRefused as error:
+        except Refused as error:
             return await self._show_page(request, proposal_id, status_code=error.status_code, refusal=error.message,
                                          refusal_at="decision")
-        return redirect(request, f"/proposals/{proposal_id}?decided=1#decision")
+        return redirect_to(request, "show_proposal", proposal_id=proposal_id, query="decided=1", fragment="decision")

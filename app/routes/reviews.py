@@ -7,14 +7,12 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import ClientException
 
-from app.actions.mediation import PAGE_HELPERS
 from app.actions.reviews import claim_for_review, claims_of_case, do_review_claim, review_access
 from app.auth import logged_in_user, requires_login
 from app.domain.accounts import FormErrors
 from app.domain.admissibility import TICKED_CRITERIA, criterion_labels
 from app.forms import read_form
-from app.routes.mediators import REFUSALS
-from app.web import RowId, page, redirect
+from app.web import RowId, page, redirect_to
 
 
 async def read_many(request: Request[Any, Any, Any], name: str) -> list[str]:
@@ -35,19 +33,17 @@ class ReviewController(Controller):
     """Only the case's mediator, or staff while no mediator is assigned (404 for anyone else)."""
 
     guards = [requires_login]
-    exception_handlers = REFUSALS  # type: ignore[assignment]
 
     @get("/cases/{case_id:int}/review", name="list_reviews")
     async def list_reviews(self, request: Request[Any, Any, Any], case_id: RowId) -> Response[str]:
         access = await review_access(await logged_in_user(request), case_id)
-        return await page(request, "reviews/list.html", case=access.case, claims=await claims_of_case(case_id),
-                          **PAGE_HELPERS)
+        return await page(request, "reviews/list.html", case=access.case, claims=await claims_of_case(case_id))
 
     @get("/claims/{claim_id:int}/review", name="edit_review")
     async def edit_review(self, request: Request[Any, Any, Any], claim_id: RowId) -> Response[str]:
         detail = await claim_for_review(await logged_in_user(request), claim_id)
         return await page(request, "reviews/edit.html", **detail, **_form_context(), errors=FormErrors(),
-                          values={"ticked": [], "decision": "", "reason": ""}, **PAGE_HELPERS)
+                          values={"ticked": [], "decision": "", "reason": ""})
 
     @post("/claims/{claim_id:int}/review", name="create_review")
     async def create_review(self, request: Request[Any, Any, Any], claim_id: RowId) -> Response[Any]:
@@ -60,6 +56,5 @@ class ReviewController(Controller):
         if errors:
             return await page(request, "reviews/edit.html", block="review_form", status_code=422,
                               **await claim_for_review(user, claim_id), **_form_context(), errors=errors,
-                              values={"ticked": sorted(ticked), "decision": decision, "reason": reason[:2000]},
-                              **PAGE_HELPERS)
-        return redirect(request, f"/cases/{case_id}/review?reviewed={claim_id}")
+                              values={"ticked": sorted(ticked), "decision": decision, "reason": reason[:2000]})
+        return redirect_to(request, "list_reviews", case_id=case_id, query=f"reviewed={claim_id}")

@@ -10,11 +10,9 @@ from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.exceptions import ClientException, NotFoundException
 from litestar.params import Parameter
-from litestar.response import Redirect
 
-from app.actions.mediation import PAGE_HELPERS, ActionRefused
+from app.actions.errors import Refused
 from app.actions.room import (
-    CharterRequired,
     RoomEntry,
     SpaceView,
     attachment_for_member,
@@ -48,20 +46,13 @@ from app.domain.evidence import MAX_UPLOAD_REQUEST_BYTES
 from app.domain.room import MAX_MESSAGE_CHARS, MAX_REASON_CHARS, MUTE_DURATIONS, SpaceKind, choose_window, parse_seq
 from app.forms import read_form
 from app.i18n import _
-from app.routes.mediators import render_refusal
 from app.tables import User
 from app.templating import environment
-from app.web import RowId, page, redirect, stored_file, wants_fragment
+from app.web import RowId, page, redirect_to, stored_file, wants_fragment
 
 Cursor = Annotated[str | None, Parameter(max_length=12)]
 # What an overlong message gives back to its author to shorten (beyond, it is cut).
 KEEP_TYPED = MAX_MESSAGE_CHARS * 5
-
-
-def charter_required(request: Request[Any, Any, Any], error: CharterRequired) -> Response[Any]:
-    """A member who has not accepted the charter is sent to it (sync: an exception handler)."""
-    return redirect(request, f"/cases/{error.case_id}/room")
-
 
 
 def _form_id(raw: str) -> int | None:
@@ -72,7 +63,6 @@ class RoomController(Controller):
     """The room of a case and its spaces, for their members only (404 for anyone else, staff included)."""
 
     guards = [requires_login]
-    exception_handlers = {ActionRefused: render_refusal, CharterRequired: charter_required}  # type: ignore[dict-item]
 
     # --- the door: charter, then the plenary (and the mediator's overview) -------------------------
 
@@ -81,7 +71,7 @@ class RoomController(Controller):
         user = await logged_in_user(request)
         entry = await room_entry(user, case_id)
         if not entry.charter_accepted:
-            return await page(request, "room/charter.html", case=entry.case, entry=entry, **PAGE_HELPERS)
+            return await page(request, "room/charter.html", case=entry.case, entry=entry)
         await ensure_spaces(case_id)
         plenary = await shared_space_id(case_id, SpaceKind.plenary)
         return await self._space_page(request, user, plenary, entry=entry)
@@ -89,7 +79,7 @@ class RoomController(Controller):
     @post("/cases/{case_id:int}/room/charter", name="accept_charter")
     async def accept_charter(self, request: Request[Any, Any, Any], case_id: RowId) -> Response[Any]:
         await do_accept_charter(await logged_in_user(request), case_id)
-        return redirect(request, f"/cases/{case_id}/room")
+        return redirect_to(request, "show_room", case_id=case_id)
 
     @post("/cases/{case_id:int}/room/direct", name="open_direct")
     async def open_direct(self, request: Request[Any, Any, Any], case_id: RowId) -> Response[Any]:
@@ -99,7 +89,7 @@ class RoomController(Controller):
         if raw and participant is None:
             raise NotFoundException()
         space_id = await do_open_direct(await logged_in_user(request), case_id, participant)
-        return redirect(request, f"/spaces/{space_id}")
+        return redirect_to(request, "show_space", space_id=space_id)
 
     # --- a space -------------------------------------------------------------------------------------
 
@@ -137,7 +127,7 @@ class RoomController(Controller):
                 request, "room/show_space.html", block=block, status_code=status_code, space=space, case=space.case,
                 viewer=user, messages=messages, shape=shape, window=window, marker=marker, marker_label=marker_label,
                 spaces=spaces, overview=overview,
-                **await self._form_context(space, **form), **PAGE_HELPERS)
+                **await self._form_context(space, **form))
         await do_save_mark(pending)
         return response
 
@@ -168,7 +158,7 @@ class RoomController(Controller):
             try:
                 result = await do_post_message(user, space_id, body, key if isinstance(key, str) else "",
                                                uploads[0] if uploads else None)
-            except ActionRefused as error:
+            except Refused as error:
                 space = await space_for_member(user, space_id)
                 return await self._post_area(request, user, space, status_code=error.status_code,
                                              refusal=error.message, values={"body": body[:KEEP_TYPED]})
@@ -184,7 +174,7 @@ class RoomController(Controller):
             space = await space_for_member(user, space_id)
             return await page(request, "room/show_space.html", block="post_form", space=space,
                               **await self._form_context(space, refocus=True))
-        return Redirect(path=f"/spaces/{space_id}#m-{result.seq}", status_code=303)
+        return redirect_to(request, "show_space", space_id=space_id, fragment=f"m-{result.seq}")
 
     @post("/spaces/{space_id:int}/read", name="mark_read", status_code=204)
     async def mark_read(self, request: Request[Any, Any, Any], space_id: RowId) -> Response[None]:
@@ -220,7 +210,7 @@ class RoomController(Controller):
         if errors:
             return await self._moderation_page(request, space_id, seq, "report", errors=errors,
                                                reason=form.text("reason")[:MAX_REASON_CHARS * 2], status_code=422)
-        return redirect(request, f"/spaces/{space_id}?reported={seq}#m-{seq}")
+        return redirect_to(request, "show_space", space_id=space_id, query=f"reported={seq}", fragment=f"m-{seq}")
 
     @get("/spaces/{space_id:int}/messages/{seq:int}/hide", name="new_hiding")
     async def new_hiding(self, request: Request[Any, Any, Any], space_id: RowId, seq: RowId) -> Response[str]:
@@ -233,7 +223,7 @@ class RoomController(Controller):
         if errors:
             return await self._moderation_page(request, space_id, seq, "hide", errors=errors,
                                                reason=form.text("reason")[:MAX_REASON_CHARS * 2], status_code=422)
-        return redirect(request, f"/spaces/{space_id}#m-{seq}")
+        return redirect_to(request, "show_space", space_id=space_id, fragment=f"m-{seq}")
 
     async def _moderation_page(self, request: Request[Any, Any, Any], space_id: int, seq: int, action: str, *,
                                errors: FormErrors | None = None, reason: str = "", status_code: int = 200
@@ -243,7 +233,7 @@ class RoomController(Controller):
         message = await message_at(space, user, seq)
         allowed = message.can_moderate if action == "hide" else message.can_report
         if not allowed:
-            raise ActionRefused(_refusal(action), 403)
+            raise Refused(_refusal(action), 403)
         return await page(request, "room/moderate.html", block="moderation_form", status_code=status_code,
                           space=space, message=message, viewer=user, action=action, errors=errors or FormErrors(),
                           reason=reason, max_reason=MAX_REASON_CHARS)
@@ -267,7 +257,7 @@ class RoomController(Controller):
             raise NotFoundException()
         return await page(request, "room/participant.html", block="mute_form", status_code=status_code,
                           case=entry.case, person=person, errors=errors or FormErrors(),
-                          durations=list(MUTE_DURATIONS), **PAGE_HELPERS)
+                          durations=list(MUTE_DURATIONS))
 
     @post("/cases/{case_id:int}/room/mutes", name="create_mute")
     async def create_mute(self, request: Request[Any, Any, Any], case_id: RowId) -> Response[Any]:
@@ -279,18 +269,18 @@ class RoomController(Controller):
                                form.text("reason"))
         if errors:
             return await self._participant_page(request, case_id, target, errors=errors, status_code=422)
-        return redirect(request, f"/cases/{case_id}/room/participants/{target}")
+        return redirect_to(request, "show_participant", case_id=case_id, user_id=target)
 
     @post("/cases/{case_id:int}/room/mutes/{user_id:int}/lift", name="lift_mute")
     async def lift_mute(self, request: Request[Any, Any, Any], case_id: RowId, user_id: RowId) -> Response[Any]:
         await do_lift_mute(await logged_in_user(request), case_id, user_id)
-        return redirect(request, f"/cases/{case_id}/room/participants/{user_id}")
+        return redirect_to(request, "show_participant", case_id=case_id, user_id=user_id)
 
     @post("/cases/{case_id:int}/room/reports/{report_id:int}/handled", name="handle_report")
     async def handle_report(self, request: Request[Any, Any, Any], case_id: RowId, report_id: RowId
                             ) -> Response[Any]:
         await do_handle_report(await logged_in_user(request), case_id, report_id)
-        return redirect(request, f"/cases/{case_id}/room#reports")
+        return redirect_to(request, "show_room", case_id=case_id, fragment="reports")
 
     # --- files ---------------------------------------------------------------------------------------
 

@@ -15,11 +15,11 @@ from app.actions.companies import (
     company_or_404,
     do_invite_representative,
     do_verify_company,
+    find_company,
     list_companies_for_staff,
 )
 from app.actions.invitations import do_invite_company
 from app.actions.mediation import (
-    PAGE_HELPERS,
     back_office_summary,
     case_invitations,
     case_overview,
@@ -41,10 +41,9 @@ from app.domain.accounts import FormErrors
 from app.domain.deadlines import INVITATION_DEFAULT_DAYS, INVITATION_MAX_DAYS, INVITATION_MIN_DAYS
 from app.domain.lifecycle import CaseStatus
 from app.forms import read_form
-from app.routes.mediators import REFUSALS
 from app.settings import settings_of
-from app.tables import Case, Company, Role, User
-from app.web import RowId, page, redirect
+from app.tables import Case, Role, User
+from app.web import RowId, page, redirect_to
 
 ShortText = Annotated[str | None, Parameter(max_length=200)]
 Before = Annotated[int | None, Parameter(ge=1, le=2**31 - 1)]
@@ -62,7 +61,7 @@ async def staff_case_context(case_id: int) -> dict[str, Any]:
     case = await Case.objects().where(Case.id == case_id).first()
     if case is None:
         raise NotFoundException()
-    company = await Company.objects().where(Company.id == case.company).first()
+    company = await find_company(case.company)
     count, total = await claim_totals(case.id)
     return {
         "case": case, "company": company, "status_counts": await claim_status_counts(case.id),
@@ -88,12 +87,11 @@ class StaffController(Controller):
 
     path = "/staff"
     guards = [requires_role(Role.staff)]
-    exception_handlers = REFUSALS  # type: ignore[assignment]
 
     @get("/", name="show_staff_home")
     async def show_staff_home(self, request: Request[Any, Any, Any]) -> Response[str]:
         return await page(request, "staff/home.html", **await back_office_summary(),
-                          objections=await open_objections(10), **PAGE_HELPERS)
+                          objections=await open_objections(10))
 
     # --- companies ---
 
@@ -103,16 +101,16 @@ class StaffController(Controller):
         unverified_only = show != "all"
         companies = await list_companies_for_staff(unverified_only=unverified_only, name=(q or "")[:100])
         return await page(request, "staff/companies.html", block="company_list", companies=companies,
-                          show="unverified" if unverified_only else "all", q=(q or "")[:100], **PAGE_HELPERS)
+                          show="unverified" if unverified_only else "all", q=(q or "")[:100])
 
     @get("/companies/{company_id:int}", name="show_staff_company")
     async def show_staff_company(self, request: Request[Any, Any, Any], company_id: RowId) -> Response[str]:
-        return await page(request, "staff/company.html", **await staff_company_context(company_id), **PAGE_HELPERS)
+        return await page(request, "staff/company.html", **await staff_company_context(company_id))
 
     @post("/companies/{company_id:int}/verify", name="verify_company")
     async def verify_company(self, request: Request[Any, Any, Any], company_id: RowId) -> Response[Any]:
         await do_verify_company(await _staff(request), company_id)
-        return redirect(request, f"/staff/companies/{company_id}?verified=1")
+        return redirect_to(request, "show_staff_company", company_id=company_id, query="verified=1")
 
     @post("/companies/{company_id:int}/invites", name="create_company_invite")
     async def create_company_invite(self, request: Request[Any, Any, Any], company_id: RowId) -> Response[Any]:
@@ -121,9 +119,8 @@ class StaffController(Controller):
         if errors:
             context = await staff_company_context(company_id)
             context.update(invite_errors=errors, invite_values={"email": form.text("email")[:254]})
-            return await page(request, "staff/company.html", block="invite_form", status_code=422, **context,
-                              **PAGE_HELPERS)
-        return redirect(request, f"/staff/companies/{company_id}?invited=1")
+            return await page(request, "staff/company.html", block="invite_form", status_code=422, **context)
+        return redirect_to(request, "show_staff_company", company_id=company_id, query="invited=1")
 
     # --- cases ---
 
@@ -135,11 +132,11 @@ class StaffController(Controller):
         overview = await case_overview(status=filters["status"], company=filters["company"], text=filters["q"],
                                        before=before)
         return await page(request, "staff/cases.html", block="case_table", filters=filters, **overview,
-                          statuses=[state.value for state in CaseStatus], **PAGE_HELPERS)
+                          statuses=[state.value for state in CaseStatus])
 
     @get("/cases/{case_id:int}", name="show_staff_case")
     async def show_staff_case(self, request: Request[Any, Any, Any], case_id: RowId) -> Response[str]:
-        return await page(request, "staff/case.html", **await staff_case_context(case_id), **PAGE_HELPERS)
+        return await page(request, "staff/case.html", **await staff_case_context(case_id))
 
     @post("/cases/{case_id:int}/invite", name="invite_company")
     async def invite_company(self, request: Request[Any, Any, Any], case_id: RowId) -> Response[Any]:
@@ -150,9 +147,8 @@ class StaffController(Controller):
             context = await staff_case_context(case_id)
             context.update(invite_errors=errors, invite_values={"email": form.text("email")[:254],
                                                                 "days": form.text("days")[:4]})
-            return await page(request, "staff/case.html", block="invite_form", status_code=422, **context,
-                              **PAGE_HELPERS)
-        return redirect(request, f"/staff/cases/{case_id}?invited=1")
+            return await page(request, "staff/case.html", block="invite_form", status_code=422, **context)
+        return redirect_to(request, "show_staff_case", case_id=case_id, query="invited=1")
 
     @post("/cases/{case_id:int}/mediator", name="assign_mediator")
     async def assign_mediator(self, request: Request[Any, Any, Any], case_id: RowId) -> Response[Any]:
@@ -161,13 +157,12 @@ class StaffController(Controller):
         if errors:
             context = await staff_case_context(case_id)
             context.update(mediator_errors=errors)
-            return await page(request, "staff/case.html", block="mediator_form", status_code=422, **context,
-                              **PAGE_HELPERS)
-        return redirect(request, f"/staff/cases/{case_id}?assigned=1")
+            return await page(request, "staff/case.html", block="mediator_form", status_code=422, **context)
+        return redirect_to(request, "show_staff_case", case_id=case_id, query="assigned=1")
 
     @post("/objections/{objection_id:int}", name="resolve_objection")
     async def resolve_objection(self, request: Request[Any, Any, Any], objection_id: RowId) -> Response[Any]:
         form = await read_form(request)
         case_id = await do_resolve_objection(await _staff(request), objection_id, form.text("decision"),
                                              form.text("note"))
-        return redirect(request, f"/staff/cases/{case_id}?resolved=1")
+        return redirect_to(request, "show_staff_case", case_id=case_id, query="resolved=1")

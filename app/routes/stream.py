@@ -35,13 +35,13 @@ from typing import Annotated, Any
 from litestar import Controller, Request, get
 from litestar.channels import ChannelsPlugin
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException
 from litestar.params import QueryParameter
 from litestar.response import Stream
 from litestar.response.sse import ServerSentEventMessage
 
 from app import i18n, realtime
 from app.actions import room
+from app.actions.errors import CharterRequired, Forbidden, NotFound
 from app.auth import current_user, requires_login
 from app.domain.lifecycle import ClaimStatus
 from app.domain.room import Party, may_enter
@@ -465,7 +465,7 @@ async def changed_event(stream: LiveStream, seq: int) -> bytes | None:
     with i18n.language_of(stream.language):
         try:
             view = await room.message_at(stream.space, stream.user, seq)
-        except NotFoundException:
+        except NotFound:
             return None
         return encode_change(environment.get_template("room/_message.html").render(message=view, viewer=stream.user))
 
@@ -483,7 +483,10 @@ class StreamController(Controller):
         `event: changed` (no id) with the new fragment of a message hidden meanwhile."""
         user = await current_user(request)
         assert user is not None  # requires_login
-        space = await room.space_for_member(user, space_id)  # 404 for non-members, 403 before the charter
+        try:
+            space = await room.space_for_member(user, space_id)  # NotFound (404) for non-members
+        except CharterRequired:
+            raise Forbidden() from None  # 403: a stream is no page to be sent to the charter from
         start = resume_point(request.headers.get("last-event-id"), after)
         session = request.scope.get("session")
         session = session if isinstance(session, dict) else {}

@@ -8,7 +8,6 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post
 
 from app.actions.access import case_for_party
-from app.actions.mediation import PAGE_HELPERS
 from app.actions.timeline import (
     do_add_phase,
     do_extend_limit,
@@ -20,14 +19,9 @@ from app.actions.timeline import (
 )
 from app.auth import logged_in_user, requires_login
 from app.domain.accounts import FormErrors
-from app.domain.timeline import phase_title
 from app.forms import read_form
-from app.routes.mediators import REFUSALS
 from app.tables import User
-from app.web import RowId, page, redirect
-
-TIMELINE_HELPERS: dict[str, Any] = PAGE_HELPERS | {"phase_title": phase_title}
-
+from app.web import RowId, page, redirect_to
 
 
 class TimelineController(Controller):
@@ -35,7 +29,6 @@ class TimelineController(Controller):
 
     path = "/cases/{case_id:int}"
     guards = [requires_login]
-    exception_handlers = REFUSALS  # type: ignore[assignment]
 
     async def _page(self, request: Request[Any, Any, Any], user: User, case_id: int, *, status_code: int = 200,
                     **form: Any) -> Response[str]:
@@ -43,7 +36,7 @@ class TimelineController(Controller):
         context = {"phase_errors": FormErrors(), "phase_values": {}, "phase_id": None, "new_errors": FormErrors(),
                    "new_values": {}, "extension_errors": FormErrors(), "extension_values": {}} | form
         return await page(request, "timeline/show.html", block="timeline_panel", status_code=status_code,
-                          view=view, case=view.access.case, access=view.access, **context, **TIMELINE_HELPERS)
+                          view=view, case=view.access.case, access=view.access, **context)
 
     @get("/timeline", name="show_timeline")
     async def show_timeline(self, request: Request[Any, Any, Any], case_id: RowId) -> Response[str]:
@@ -58,7 +51,7 @@ class TimelineController(Controller):
         if errors:
             return await self._page(request, user, case_id, status_code=422, new_errors=errors,
                                     new_values={"title": title[:200], "due_on": due[:20]})
-        return redirect(request, f"/cases/{case_id}/timeline?saved=1")
+        return redirect_to(request, "show_timeline", case_id=case_id, query="saved=1")
 
     @post("/timeline/phases/{phase_id:int}", name="update_phase")
     async def update_phase(self, request: Request[Any, Any, Any], case_id: RowId, phase_id: RowId) -> Response[Any]:
@@ -69,24 +62,24 @@ class TimelineController(Controller):
         if errors:
             return await self._page(request, user, case_id, status_code=422, phase_errors=errors,
                                     phase_id=phase_id, phase_values={"title": title[:200], "due_on": due[:20]})
-        return redirect(request, f"/cases/{case_id}/timeline?saved=1")
+        return redirect_to(request, "show_timeline", case_id=case_id, query="saved=1")
 
     @post("/timeline/phases/{phase_id:int}/done", name="mark_phase")
     async def mark_phase(self, request: Request[Any, Any, Any], case_id: RowId, phase_id: RowId) -> Response[Any]:
         form = await read_form(request)
         await do_mark_phase(await logged_in_user(request), case_id, phase_id, form.text("done") != "0")
-        return redirect(request, f"/cases/{case_id}/timeline?saved=1")
+        return redirect_to(request, "show_timeline", case_id=case_id, query="saved=1")
 
     @post("/timeline/phases/{phase_id:int}/move", name="move_phase")
     async def move_phase(self, request: Request[Any, Any, Any], case_id: RowId, phase_id: RowId) -> Response[Any]:
         form = await read_form(request)
         await do_move_phase(await logged_in_user(request), case_id, phase_id, form.text("direction"))
-        return redirect(request, f"/cases/{case_id}/timeline?saved=1")
+        return redirect_to(request, "show_timeline", case_id=case_id, query="saved=1")
 
     @post("/timeline/phases/{phase_id:int}/delete", name="delete_phase")
     async def delete_phase(self, request: Request[Any, Any, Any], case_id: RowId, phase_id: RowId) -> Response[Any]:
         await do_remove_phase(await logged_in_user(request), case_id, phase_id)
-        return redirect(request, f"/cases/{case_id}/timeline?saved=1")
+        return redirect_to(request, "show_timeline", case_id=case_id, query="saved=1")
 
     @post("/extensions", name="create_extension")
     async def create_extension(self, request: Request[Any, Any, Any], case_id: RowId) -> Response[Any]:
@@ -97,4 +90,4 @@ class TimelineController(Controller):
         if errors:
             return await self._page(request, user, case_id, status_code=422, extension_errors=errors,
                                     extension_values={"ends_on": ends_on[:20], "reason": reason[:2000]})
-        return redirect(request, f"/cases/{case_id}/timeline?extended=1")
+        return redirect_to(request, "show_timeline", case_id=case_id, query="extended=1")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.domain.evidence import format_size, safe_filename, sniff_content_type
-from tests.case_factories import EXE_BYTES, JPEG_BYTES, pdf_bytes, png_bytes
+from tests.factories import EXE_BYTES, JPEG_BYTES, pdf_bytes, png_bytes
 
 
 @pytest.mark.parametrize(("content", "expected"), [

@@ -26,7 +26,7 @@ from app.domain.proposals import (
     vote_is_closed,
 )
 from app.tables import Proposal
-from tests.factories_proposals import make_proposal_world
+from tests.factories import make_proposal_world
 
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)

@@ -10,8 +10,7 @@ import asyncio
 import json
 
 from app.tables import Role
-from tests.factories_proposals import make_proposal_world
-from tests.fixtures import make_account
+from tests.factories import make_account, make_proposal_world
 
 
 async def _as_json() -> str:

@@ -94,12 +94,14 @@ def _stop(server: LiveServer) -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live_server(request: pytest.FixtureRequest, database: None) -> Iterator[str]:
     """The app served by a real uvicorn process on a free port, on the test run's database; yields its URL.
 
     It depends on `database`, so migrations have run before it starts. It runs the embedded worker and
-    scheduler, like `make run`, and mails stay in the outbox (read them at /dev/mailbox).
+    scheduler, like `make run`, and mails stay in the outbox (read them at /dev/mailbox). It stops when the
+    browser tests are over (package scope): its scheduler sweeps the shared database, and the server tests that
+    come later check which of their own processes did the work.
     """
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"

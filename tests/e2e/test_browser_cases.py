@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.case_factories import pdf_bytes, png_bytes
 from tests.e2e.conftest import PROJECT_ROOT, watch_problems
+from tests.factories import pdf_bytes, png_bytes
 
 pytestmark = pytest.mark.browser
 

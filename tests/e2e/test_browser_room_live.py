@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Request, expect
 
-from tests.case_factories import pdf_bytes
 from tests.e2e.conftest import PROJECT_ROOT, PageProblems, watch_problems
+from tests.factories import pdf_bytes
 
 pytestmark = pytest.mark.browser
 

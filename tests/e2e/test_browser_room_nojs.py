@@ -26,7 +26,7 @@ from tests.e2e.conftest import PROJECT_ROOT, watch_problems
 
 pytestmark = pytest.mark.browser
 
-PASSWORD = "a quiet river at dawn"  # tests.fixtures.PASSWORD, which make_world's accounts get
+PASSWORD = "a quiet river at dawn"  # tests.factories.PASSWORD, which make_world's accounts get
 EMPTY_POST_REFUSED = re.compile(
     r"status of 422 \(Unprocessable (Entity|Content)\) \(https?://[^ ]+/spaces/\d+/messages\)$")
 PSEUDONYM = re.compile(r"^Participant \d{3,5}$")
@@ -39,7 +39,7 @@ from datetime import UTC, datetime, timedelta
 async def main(history):
     from app.actions.room import do_post_message, ensure_spaces
     from app.tables import Case, CharterAcceptance, Claim, Space
-    from tests.factories_mediation import assign, make_world
+    from tests.factories import assign, make_world
 
     world = await make_world(status="in_mediation")
     await assign(world.case, world.mediator)

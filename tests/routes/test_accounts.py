@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from app.tables import AccountToken, User
-from tests.fixtures import PASSWORD, Account, link_in, login, mails_to, make_account, post_form, unique_email
+from tests.factories import PASSWORD, Account, make_account, unique_email
+from tests.fixtures import link_in, login, mails_to, post_form
 
 NEW_PASSWORD = "seven lanterns over the harbour"
 

@@ -11,16 +11,19 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.actions.agreements import do_countersign, do_finalize_proposal, do_sign_agreement
-from app.actions.mediation import ActionRefused
+from app.actions.errors import Refused
 from app.domain.accounts import FormErrors
 from app.tables import Agreement, AuditEvent, Case, Certificate, CollectiveRecord, Decision, Fee, Proposal, Role
-from tests.factories_mediation import (  # noqa: F401  (browsers_fixture provides `browsers`)
-    Browsers,
-    browsers_fixture,
+from tests.factories import (
+    PASSWORD,
+    ProposalWorld,
+    make_account,
     make_member,
+    make_proposal_world,
+    reload_proposal,
+    set_claim_status,
 )
-from tests.factories_proposals import ProposalWorld, make_proposal_world, reload_proposal, set_claim_status
-from tests.fixtures import PASSWORD, csrf_token, make_account
+from tests.fixtures import Browsers, csrf_token
 from workers.broker import broker
 
 HTMX = {"HX-Request": "true"}
@@ -287,7 +290,7 @@ async def test_two_signatures_at_once_make_one() -> None:
                                                        user_agent=f"tab {tab}") for tab in (1, 2)),
                                    return_exceptions=True)
     # Then one signs, the other is refused clearly, and one signature is recorded
-    refused = [result for result in results if isinstance(result, ActionRefused)]
+    refused = [result for result in results if isinstance(result, Refused)]
     assert len(refused) == 1 and refused[0].status_code == 409, results
     assert [result for result in results if isinstance(result, FormErrors) and not result] != []
     fresh = await Agreement.objects().where(Agreement.id == agreement.id).first()
@@ -308,7 +311,7 @@ async def test_two_countersignatures_at_once_make_one_fee_and_one_closing() -> N
         do_countersign(world.member.user, world.case_id, ip="192.0.2.2", user_agent="a"),
         do_countersign(other_member.user, world.case_id, ip="192.0.2.3", user_agent="b"), return_exceptions=True)
     # Then one countersigns, the other is told it is done, and there is one fee, one closing
-    refused = [result for result in results if isinstance(result, ActionRefused)]
+    refused = [result for result in results if isinstance(result, Refused)]
     assert len(refused) == 1 and refused[0].status_code == 409, results
     assert await Fee.count().where(Fee.case == world.case_id) == 1
     assert await AuditEvent.count().where(AuditEvent.case == world.case_id, AuditEvent.kind == "case_closed") == 1

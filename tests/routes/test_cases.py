@@ -5,17 +5,9 @@ from __future__ import annotations
 import secrets
 
 from app.tables import AuditEvent, Case, Claim, Company, Notification, Reminder, Role
-from tests.case_factories import (
-    HTMX,
-    case_values,
-    claim_values,
-    is_fragment,
-    logged_in,
-    make_case,
-    make_company,
-    visible,
-)
-from tests.fixtures import make_account, post_form
+from tests.factories import case_values, claim_values, make_account
+from tests.factories.cases import make_case, make_company
+from tests.fixtures import HTMX, is_fragment, logged_in, post_form, visible
 
 
 def word() -> str:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from app.tables import AuditEvent, Claim, CompanyMember, Notification, Reminder, Role
-from tests.case_factories import HTMX, claim_values, is_fragment, logged_in, make_case, make_company, visible
-from tests.fixtures import make_account, post_form
+from tests.factories import claim_values, make_account
+from tests.factories.cases import make_case, make_company
+from tests.fixtures import HTMX, is_fragment, logged_in, post_form, visible
 
 
 async def claims_of(case_id: int) -> list[Claim]:

@@ -9,14 +9,9 @@ from litestar.testing import AsyncTestClient
 
 from app.actions.companies import token_digest
 from app.tables import CompanyInvite, CompanyMember, Role, User
-from tests.factories_mediation import (  # noqa: F401  (browsers_fixture provides `browsers`)
-    Browsers,
-    browsers_fixture,
-    make_account,
-    make_company,
-    make_member,
-)
-from tests.fixtures import PASSWORD, build_app, link_in, login, mails_to, post_form, unique_email
+from tests.factories import PASSWORD, make_account, make_member, unique_email
+from tests.factories.mediation import make_company
+from tests.fixtures import Browsers, build_app, link_in, login, mails_to, post_form
 
 
 async def invite(company_id: int, email: str, staff_email: str, browsers: Browsers) -> str:

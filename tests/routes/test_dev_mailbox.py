@@ -12,7 +12,8 @@ from litestar.testing import AsyncTestClient
 from app.actions.mail import do_queue_mail
 from app.settings import get_settings
 from app.tables import MailStatus, OutboxMail
-from tests.fixtures import build_app, unique_email
+from tests.factories import unique_email
+from tests.fixtures import build_app
 
 BASE_URL = "http://testserver.local"
 HOSTILE_NAME = '<script>alert(1)</script> <a href="javascript:alert(2)">Eve</a>'

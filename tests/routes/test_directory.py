@@ -5,8 +5,9 @@ from __future__ import annotations
 import secrets
 
 from app.tables import CompanyMember, Role
-from tests.case_factories import HTMX, is_fragment, logged_in, make_case, make_company
-from tests.fixtures import make_account
+from tests.factories import make_account
+from tests.factories.cases import make_case, make_company
+from tests.fixtures import HTMX, is_fragment, logged_in
 
 
 async def test_the_directory_finds_companies_whatever_accents_and_case(client) -> None:

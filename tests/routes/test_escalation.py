@@ -12,16 +12,8 @@ from datetime import UTC, datetime, timedelta
 from app.actions.claims import evidence_path
 from app.actions.timeline import do_expire_cases
 from app.tables import Case, Claim, Evidence, Message, Role, Space, User
-from tests.factories_mediation import (  # noqa: F401  (browsers_fixture provides `browsers`)
-    Browsers,
-    World,
-    assign,
-    browsers_fixture,
-    make_account,
-    make_world,
-    reload_claim,
-)
-from tests.fixtures import post_form
+from tests.factories import World, assign, make_account, make_world, reload_claim
+from tests.fixtures import Browsers, post_form
 
 EVIDENCE = b"%PDF-1.4 facture 2025-11-03\n%%EOF\n"
 

@@ -7,20 +7,9 @@ from pathlib import Path
 from app.actions.claims import evidence_dir
 from app.domain.evidence import MAX_FILE_BYTES, MAX_UPLOAD_REQUEST_BYTES
 from app.tables import AuditEvent, Claim, CompanyMember, Evidence, Role
-from tests.case_factories import (
-    EXE_BYTES,
-    HTMX,
-    JPEG_BYTES,
-    claim_values,
-    is_fragment,
-    logged_in,
-    make_case,
-    make_company,
-    pdf_bytes,
-    png_bytes,
-    visible,
-)
-from tests.fixtures import csrf_token, make_account, post_form
+from tests.factories import EXE_BYTES, JPEG_BYTES, claim_values, make_account, pdf_bytes, png_bytes
+from tests.factories.cases import make_case, make_company
+from tests.fixtures import HTMX, csrf_token, is_fragment, logged_in, post_form, visible
 
 
 async def upload(browser, claim_id: int, files: list[tuple[str, bytes, str]], kind: str = "evidence",

@@ -12,22 +12,21 @@ from app import signing
 from app.actions.notifications import do_claim_due_reminders, do_handle_reminder
 from app.settings import get_settings
 from app.tables import AuditEvent, CaseInvitation, Claim, CompanyMember, Reminder, Role
-from tests.factories_mediation import (  # noqa: F401  (browsers_fixture provides `browsers`)
-    Browsers,
+from tests.factories import (
+    PASSWORD,
     World,
-    browsers_fixture,
     make_account,
-    make_case,
     make_claim,
-    make_company,
     make_due,
     make_world,
     notifications_of,
     reload,
     reload_claim,
     reminders,
+    unique_email,
 )
-from tests.fixtures import PASSWORD, link_in, mails_to, post_form, unique_email
+from tests.factories.mediation import make_case, make_company
+from tests.fixtures import Browsers, link_in, mails_to, post_form
 
 # --- the signature -----------------------------------------------------------------------------------
 

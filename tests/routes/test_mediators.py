@@ -6,21 +6,9 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from app.tables import AuditEvent, Case, Claim, MediatorAssignment, MediatorObjection, Role
-from tests.factories_mediation import (  # noqa: F401  (browsers_fixture provides `browsers`)
-    Browsers,
-    World,
-    assign,
-    browsers_fixture,
-    make_account,
-    make_case,
-    make_claim,
-    make_company,
-    make_member,
-    make_world,
-    notifications_of,
-    reload,
-)
-from tests.fixtures import mails_to, post_form
+from tests.factories import World, assign, make_account, make_claim, make_member, make_world, notifications_of, reload
+from tests.factories.mediation import make_case, make_company
+from tests.fixtures import Browsers, mails_to, post_form
 
 PARIS = ZoneInfo("Europe/Paris")
 NONE_DISCLOSED = "Aucun lien avec la société ni avec les consommateurs."

@@ -16,7 +16,8 @@ from prometheus_client import REGISTRY
 
 from app.metrics import is_loopback, may_scrape
 from app.tables import MailStatus, OutboxMail, Reminder
-from tests.fixtures import build_app, unique_email
+from tests.factories import unique_email
+from tests.fixtures import build_app
 
 TOKEN = "metrics-" + secrets.token_hex(16)
 SERIES = ["clf_http_requests_total", "clf_http_request_duration_seconds_bucket", "clf_sse_streams_open",

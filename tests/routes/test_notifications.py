@@ -11,7 +11,8 @@ from app.actions.notifications import do_notify, unread_count
 from app.asgi import make_stores
 from app.settings import get_settings
 from app.tables import AuditEvent, Notification, Role, User
-from tests.fixtures import Account, login, make_account, post_form
+from tests.factories import Account, make_account
+from tests.fixtures import login, post_form
 
 HTMX = {"HX-Request": "true"}
 SESSION_COOKIE = "clf_session"

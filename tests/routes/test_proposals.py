@@ -20,16 +20,18 @@ from app.actions.proposals import do_schedule_proposal_reminders
 from app.domain.proposals import sign_shown_at
 from app.settings import get_settings
 from app.tables import CharterAcceptance, Claim, Decision, Phase, Proposal, Reminder, Role, Vote
-from tests.factories_mediation import (  # noqa: F401  (browsers_fixture provides `browsers`)
-    Browsers,
-    browsers_fixture,
+from tests.factories import (
+    ProposalWorld,
+    make_account,
     make_claim,
     make_due,
+    make_proposal,
+    make_proposal_world,
     notifications_of,
+    reload_proposal,
     reminders,
 )
-from tests.factories_proposals import ProposalWorld, make_proposal, make_proposal_world, reload_proposal
-from tests.fixtures import make_account, post_form
+from tests.fixtures import Browsers, post_form
 
 PARIS = ZoneInfo("Europe/Paris")
 Client = AsyncTestClient[Litestar]

@@ -9,21 +9,18 @@ from urllib.parse import urlencode
 from app.actions.notifications import do_claim_due_reminders, do_handle_reminder
 from app.actions.reviews import do_schedule_review_reminders
 from app.tables import AuditEvent, Claim, ClaimReview, Evidence, Reminder, Role
-from tests.factories_mediation import (  # noqa: F401  (browsers_fixture provides `browsers`)
-    Browsers,
+from tests.factories import (
     assign,
-    browsers_fixture,
     make_account,
-    make_case,
     make_claim,
-    make_company,
     make_due,
     make_world,
     notifications_of,
     reload_claim,
     reminders,
 )
-from tests.fixtures import csrf_token, mails_to
+from tests.factories.mediation import make_case, make_company
+from tests.fixtures import Browsers, csrf_token, mails_to
 
 ALL_TICKED = ["prior_complaint", "not_before_court", "not_unfounded", "in_scope"]
 

@@ -16,18 +16,9 @@ from litestar.testing import AsyncTestClient
 from app.actions.room import do_post_message, ensure_spaces
 from app.domain.room import space_key
 from app.tables import AuditEvent, Case, CharterAcceptance, Claim, Message, MessageAttachment, Role, Space
-from tests.case_factories import pdf_bytes
-from tests.factories_mediation import (  # noqa: F401  (browsers_fixture provides `browsers`)
-    Browsers,
-    World,
-    assign,
-    browsers_fixture,
-    make_claim,
-    make_company,
-    make_member,
-    make_world,
-)
-from tests.fixtures import Account, make_account, post_form
+from tests.factories import Account, World, assign, make_account, make_claim, make_member, make_world, pdf_bytes
+from tests.factories.mediation import make_company
+from tests.fixtures import Browsers, post_form
 
 
 @dataclass

@@ -14,9 +14,8 @@ from piccolo.querystring import QueryString
 from app.actions.room import do_post_message, history_query
 from app.domain.room import MAX_MESSAGE_CHARS, Window, pseudonym_number
 from app.tables import Case, Message, MessageAttachment, Mute, Pseudonym, Space, SpaceRead
-from tests.case_factories import pdf_bytes, png_bytes
-from tests.factories_mediation import Browsers, browsers_fixture  # noqa: F401
-from tests.fixtures import post_form
+from tests.factories import pdf_bytes, png_bytes
+from tests.fixtures import Browsers, post_form
 from tests.routes.test_room import make_room, message_seqs, post, seed
 
 

@@ -7,9 +7,8 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from app.tables import AuditEvent, MessageAttachment, MessageReport, Mute, Notification, Role
-from tests.case_factories import pdf_bytes
-from tests.factories_mediation import Browsers, browsers_fixture, make_claim  # noqa: F401
-from tests.fixtures import make_account, post_form
+from tests.factories import make_account, make_claim, pdf_bytes
+from tests.fixtures import Browsers, post_form
 from tests.routes.test_room import FakeUpload, make_room, post, seed
 
 

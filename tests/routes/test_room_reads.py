@@ -9,8 +9,8 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from app.tables import Role, SpaceRead
-from tests.factories_mediation import Browsers, browsers_fixture, make_claim  # noqa: F401
-from tests.fixtures import csrf_token, make_account
+from tests.factories import make_account, make_claim
+from tests.fixtures import Browsers, csrf_token
 from tests.routes.test_room import make_room, seed
 
 

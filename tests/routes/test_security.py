@@ -8,7 +8,8 @@ from litestar.testing import AsyncTestClient
 
 from app.security import CONTENT_SECURITY_POLICY
 from app.tables import User
-from tests.fixtures import PASSWORD, Account, build_app, csrf_token, login, post_form, unique_email
+from tests.factories import PASSWORD, Account, unique_email
+from tests.fixtures import build_app, csrf_token, login, post_form
 
 SESSION_COOKIE = "clf_session"
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from app.tables import Case, Claim, Role
-from tests.case_factories import logged_in, make_case, pdf_bytes, visible
-from tests.fixtures import csrf_token, make_account
+from tests.factories import make_account, pdf_bytes
+from tests.factories.cases import make_case
+from tests.fixtures import csrf_token, logged_in, visible
 from tests.routes.test_evidence import upload
 
 

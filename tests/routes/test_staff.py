@@ -4,17 +4,9 @@ from __future__ import annotations
 
 from app.actions.mediation import back_office_summary
 from app.tables import AuditEvent, Case, Company, CompanyInvite, Role
-from tests.factories_mediation import (  # noqa: F401  (browsers_fixture provides `browsers`)
-    Browsers,
-    assign,
-    browsers_fixture,
-    make_account,
-    make_case,
-    make_claim,
-    make_company,
-    make_world,
-)
-from tests.fixtures import link_in, mails_to, post_form, unique_email
+from tests.factories import assign, make_account, make_claim, make_world, unique_email
+from tests.factories.mediation import make_case, make_company
+from tests.fixtures import Browsers, link_in, mails_to, post_form
 
 STAFF_PAGES = ["/staff", "/staff/companies", "/staff/cases"]
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 from app.actions.claims import evidence_dir
 from app.actions.room import attachments_dir
 from app.tables import Claim, MessageAttachment
-from tests.case_factories import HTMX, is_fragment, logged_in, make_case, pdf_bytes, png_bytes, visible
-from tests.factories_mediation import Browsers, browsers_fixture  # noqa: F401  (provides `browsers`)
-from tests.fixtures import make_account
+from tests.factories import make_account, pdf_bytes, png_bytes
+from tests.factories.cases import make_case
+from tests.fixtures import HTMX, Browsers, is_fragment, logged_in, visible
 from tests.routes.test_evidence import evidence_of, upload
 from tests.routes.test_room import make_room, post
 from tests.routes.test_room_messages import bodies

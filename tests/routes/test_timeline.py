@@ -20,11 +20,9 @@ from app.tables import (
     Reminder,
     Role,
 )
-from tests.factories_mediation import (  # noqa: F401  (browsers_fixture provides `browsers`)
-    Browsers,
+from tests.factories import (
     World,
     assign,
-    browsers_fixture,
     make_account,
     make_due,
     make_world,
@@ -33,7 +31,7 @@ from tests.factories_mediation import (  # noqa: F401  (browsers_fixture provide
     reload_claim,
     reminders,
 )
-from tests.fixtures import post_form
+from tests.fixtures import Browsers, post_form
 
 
 async def started_world(browsers: Browsers) -> World:

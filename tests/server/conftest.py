@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 import httpx
 import pytest
 
-from tests.fixtures import Account
+from tests.factories import Account
 from tests.server.harness import AppProcess, BackgroundProcess, RedisProcess, login
 from tests.server.room_world import LiveRoom, make_live_room
 

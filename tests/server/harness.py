@@ -116,11 +116,28 @@ class BackgroundProcess:
                                             start_new_session=True)
 
     def kill(self) -> None:
-        """SIGKILL to the whole group: the process and its children die at once (a crash)."""
-        if self.process is not None and self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
+        """SIGKILL to the whole group: the process and its children die at once (a crash). Returns once no process
+        of the group runs any more (a child may take a moment to die, e.g. in the middle of a disk write)."""
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while (alive := self.group_alive()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not alive, f"processes of group {self.process.pid} survived SIGKILL: {alive}"
+
+    def group_alive(self) -> list[int]:
+        """The processes of this process group that still run (zombies do not count)."""
+        assert self.process is not None
+        alive = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                if int(fields[2]) == self.process.pid and fields[0] != "Z":
+                    alive.append(int(stat.parent.name))
+        return alive
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

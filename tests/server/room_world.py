@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from app.actions.room import ensure_spaces
 from app.tables import Case, CharterAcceptance, Claim, Space
-from tests.factories_mediation import World, assign, make_world
+from tests.factories import World, assign, make_world
 
 
 @dataclass

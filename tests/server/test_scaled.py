@@ -8,6 +8,7 @@ Each fault test runs a redis-server of its own (the shared one is never stopped)
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -18,7 +19,7 @@ from app.actions.notifications import do_schedule_reminder
 from app.settings import get_settings
 from app.tables import Agreement, Claim, Notification, Proposal, Reminder
 from bench.finalize import build_case
-from tests.factories_mediation import assign, make_world
+from tests.factories import assign, make_world
 from tests.server.conftest import LiveRoom
 from tests.server.harness import RedisProcess, SSEClient, post_message
 
@@ -39,6 +40,16 @@ def production_env(redis_url: str, **extra: str) -> dict[str, str]:
 def on(client: httpx.AsyncClient, base_url: str) -> httpx.AsyncClient:
     """The same browser (its cookies) talking to another web process."""
     return httpx.AsyncClient(base_url=base_url, cookies=client.cookies, timeout=15)
+
+
+def job_lines(log: str) -> list[dict[str, object]]:
+    """The JSON job lines (logger clf.jobs) of a worker's log."""
+    jobs = []
+    for line in log.splitlines():
+        start = line.find('{"')
+        if start >= 0 and '"clf.jobs"' in line:
+            jobs.append(json.loads(line[start:]))
+    return jobs
 
 
 async def wait_until(condition, *, within: float, what: str, every: float = 0.2) -> float:  # type: ignore[no-untyped-def]
@@ -97,6 +108,8 @@ async def test_two_web_processes_a_worker_and_a_scheduler_work_as_one(
                                             Notification.kind == "claim_review_due") == 1
     reminder = await Reminder.objects().where(Reminder.key == key).first()
     assert reminder is not None and reminder.status == "done"
+    # And it was our worker that did it (its job log), once
+    assert [job["outcome"] for job in job_lines(worker.log()) if job["actor"] == "send_reminder"] == ["done"]
     assert worker.process is not None and worker.process.poll() is None, worker.log()
     assert scheduler.process is not None and scheduler.process.poll() is None, scheduler.log()
 

@@ -20,8 +20,7 @@ from app.actions.room import (
 )
 from app.tables import Role, User
 from app.templating import environment
-from tests.factories_mediation import make_claim
-from tests.fixtures import Account, make_account
+from tests.factories import Account, make_account, make_claim
 from tests.server.conftest import LiveRoom
 from tests.server.harness import SSEClient, post_message
 

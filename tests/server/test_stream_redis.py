@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from app.actions.room import do_hide_message, do_post_message
-from tests.fixtures import Account
+from tests.factories import Account
 from tests.server.conftest import LiveRoom
 from tests.server.harness import RedisProcess, SSEClient, post_message
 

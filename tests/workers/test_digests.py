@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 from app.actions.notifications import N_, do_notify, do_send_digests, do_set_notify_mode
 from app.tables import Notification, User
-from tests.fixtures import Account, mails_to, make_account
+from tests.factories import Account, make_account
+from tests.fixtures import mails_to
 
 # msgids that have a French translation (the notification texts of the features come with their own)
 TITLE = N_("Hello %(name)s,")

@@ -11,7 +11,7 @@ import re
 import threading
 import time
 import zlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,7 +23,8 @@ import app.actions.agreements as agreements
 from app.actions.agreements import do_finalize_proposal, do_sweep_finalizations
 from app.documents import read_document
 from app.tables import Agreement, Case, Certificate, CollectiveRecord, Decision, Notification, Proposal, Reminder
-from tests.factories_proposals import ProposalWorld, make_proposal_world, reload_proposal
+from tests.factories import ProposalWorld, make_proposal_world, reload_proposal
+from tests.workers.worker import running_worker
 from workers.agreements import finalize_proposal
 from workers.broker import broker
 
@@ -98,17 +99,6 @@ def jobs() -> Iterator[FinalizeJobs]:
         yield recorder
     finally:
         broker.middleware.remove(recorder)
-
-
-@contextlib.asynccontextmanager
-async def running_worker() -> AsyncIterator[None]:
-    worker = dramatiq.Worker(broker, worker_timeout=100, queues={QUEUE})
-    await asyncio.to_thread(worker.start)
-    try:
-        yield
-    finally:
-        await asyncio.to_thread(worker.stop, 10_000)
-        broker.flush(QUEUE)
 
 
 async def test_finalizing_twice_makes_one_agreement_per_accepting_consumer() -> None:
@@ -197,7 +187,7 @@ async def test_a_worker_killed_mid_way_is_retried_to_exactly_one_of_each(
     monkeypatch.setattr(agreements, "crash_hook", crash_once)
 
     # When the scheduler's sweep finds the deadline passed, and the job runs on a real worker (twice enqueued)
-    async with running_worker():
+    async with running_worker(QUEUE, only_this_queue=True):
         enqueued = await do_sweep_finalizations()
         assert world.proposal.id in enqueued
         await jobs.settle()
@@ -294,7 +284,7 @@ def test_long_french_terms_with_markup_are_drawn_in_full_as_plain_text_across_pa
 
 async def test_a_decision_racing_the_lock_is_either_refused_or_in_the_agreements() -> None:
     from app.actions.agreements import do_close_decisions
-    from app.actions.mediation import ActionRefused
+    from app.actions.errors import Refused
     from app.actions.proposals import do_decide, shown_token
 
     for attempt in range(3):
@@ -313,7 +303,7 @@ async def test_a_decision_racing_the_lock_is_either_refused_or_in_the_agreements
         # Then the lock always wins its race, and the decision is either refused clearly, or in before the lock
         assert not isinstance(closed, BaseException), closed
         assert (await reload_proposal(world.proposal)).status == "locked"
-        if isinstance(decided, ActionRefused):
+        if isinstance(decided, Refused):
             assert decided.status_code == 409
             assert await Decision.count().where(Decision.proposal == world.proposal.id) == 0
         else:

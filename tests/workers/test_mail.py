@@ -9,12 +9,11 @@ outbox row for its final state, never by timing.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -29,7 +28,8 @@ from dramatiq.brokers.stub import StubBroker
 from app.actions.mail import do_deliver_mail, do_queue_mail
 from app.settings import get_settings
 from app.tables import MailStatus, OutboxMail
-from tests.fixtures import unique_email
+from tests.factories import unique_email
+from tests.workers.worker import running_worker
 from workers.actors.mail import deliver_mail
 from workers.broker import broker
 
@@ -131,18 +131,6 @@ def enqueued() -> Iterator[EnqueueRecorder]:
         broker.middleware.remove(recorder)
 
 
-@contextlib.asynccontextmanager
-async def running_worker() -> AsyncIterator[dramatiq.Worker]:
-    """A real Dramatiq worker on the app's broker, for the duration of the block; the mail queue is left empty."""
-    worker = dramatiq.Worker(broker, worker_timeout=100)
-    await asyncio.to_thread(worker.start)
-    try:
-        yield worker
-    finally:
-        await asyncio.to_thread(worker.stop, 10_000)
-        broker.flush(QUEUE)  # a failed test must not leave work for the next one
-
-
 async def join_mail_queue() -> None:
     await asyncio.to_thread(broker.join, QUEUE, timeout=JOIN_TIMEOUT_MS)
 
@@ -187,7 +175,7 @@ def test_actor_options_come_from_the_settings() -> None:
 async def test_a_queued_mail_is_delivered_once(smtp_server, enqueued: EnqueueRecorder) -> None:
     server = smtp_server(RecordingHandler())
     address = unique_email("delivery")
-    async with running_worker():
+    async with running_worker(QUEUE):
         mail_id = await queue_password_changed(address, name="Camille Durand")
         assert enqueued.deliveries_of(mail_id) == 1
         await join_mail_queue()
@@ -231,7 +219,7 @@ async def test_a_mail_sent_again_after_a_crash_keeps_its_message_id(smtp_server)
 async def test_a_refused_mail_is_retried_by_the_worker(smtp_server) -> None:
     server = smtp_server(RecordingHandler(refuse_first=1))
     address = unique_email("retry")
-    async with running_worker():
+    async with running_worker(QUEUE):
         mail_id = await queue_password_changed(address)
         sent = await wait_for_row(mail_id, lambda r: r.status in (MailStatus.sent.value, MailStatus.failed.value))
         await join_mail_queue()
@@ -248,7 +236,7 @@ async def test_the_worker_gives_up_after_the_last_attempt(smtp_server) -> None:
     server = smtp_server(RecordingHandler(refuse_first=math.inf))
     address = unique_email("giveup")
     max_attempts = get_settings().mail_max_attempts
-    async with running_worker():
+    async with running_worker(QUEUE):
         mail_id = await queue_password_changed(address)
         failed = await wait_for_row(mail_id, lambda r: r.status in (MailStatus.sent.value, MailStatus.failed.value))
         await join_mail_queue()
@@ -270,7 +258,7 @@ async def test_delivery_is_idempotent(smtp_server, enqueued: EnqueueRecorder) ->
     mail_id = await queue_password_changed(address)
     deliver_mail.send(mail_id)
     assert enqueued.deliveries_of(mail_id) == 2
-    async with running_worker():
+    async with running_worker(QUEUE):
         await join_mail_queue()
         sent = await wait_for_row(mail_id, lambda r: r.status == MailStatus.sent.value)
 

@@ -9,7 +9,6 @@ reminder jobs through a broker middleware until each message is finished for goo
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import threading
 import time
@@ -29,7 +28,8 @@ from app.actions.notifications import (
     reminder_handler,
 )
 from app.tables import AuditEvent, Reminder
-from tests.fixtures import make_account
+from tests.factories import make_account
+from tests.workers.worker import running_worker
 from workers.actors.reminders import send_reminder
 from workers.broker import broker
 from workers.scheduler import sweep_once
@@ -118,18 +118,6 @@ async def settle(jobs: ReminderJobs, *reminder_ids: int) -> None:
         await asyncio.sleep(0.05)
 
 
-@contextlib.asynccontextmanager
-async def running_worker() -> AsyncIterator[dramatiq.Worker]:
-    """A real Dramatiq worker on the app's broker for the block; the reminder queue is left empty."""
-    worker = dramatiq.Worker(broker, worker_timeout=100)
-    await asyncio.to_thread(worker.start)
-    try:
-        yield worker
-    finally:
-        await asyncio.to_thread(worker.stop, 10_000)
-        broker.flush(QUEUE)  # jobs of other tests' due reminders, or of a failed test, must not linger
-
-
 # --- Helpers ------------------------------------------------------------------------------------------------
 
 @pytest.fixture
@@ -201,7 +189,7 @@ async def test_a_due_reminder_is_handled_exactly_once(owner: int, cleanup: None,
     assert not await do_schedule_reminder(key, kind=KIND, due_at=datetime.now(UTC) - timedelta(minutes=1))
     assert await Reminder.count().where(Reminder.key == key) == 1
 
-    async with running_worker():
+    async with running_worker(QUEUE):
         # When two schedulers sweep at once, then one more time
         await asyncio.gather(sweep_once(), sweep_once())
         await sweep_once()
@@ -262,7 +250,7 @@ async def test_the_actor_retries_a_failing_reminder_until_it_is_done(
     reminder_id = await schedule_due(owner, key)
     FAILURES[key] = 2
 
-    async with running_worker():
+    async with running_worker(QUEUE):
         await sweep_once()
         await settle(jobs, reminder_id)
 
@@ -284,7 +272,7 @@ async def test_cancelled_reminders_are_not_sent(owner: int, cleanup: None, jobs:
     assert await do_cancel_reminders(prefix) == 3
     assert await do_cancel_reminders(prefix) == 0
 
-    async with running_worker():
+    async with running_worker(QUEUE):
         await sweep_once()
         await settle(jobs, *kept)
         # The claimed one's job (if it was already on its way) finds it cancelled
@@ -306,7 +294,7 @@ async def test_a_stale_claimed_reminder_is_enqueued_again_and_handled_once(
     stale = await insert_claimed(owner, f"test:{owner}:stale", claimed_ago=timedelta(minutes=11))
     recent = await insert_claimed(owner, f"test:{owner}:recent", claimed_ago=timedelta(minutes=1))
 
-    async with running_worker():
+    async with running_worker(QUEUE):
         await asyncio.gather(sweep_once(), sweep_once())
         await sweep_once()
         await settle(jobs, stale)

@@ -7,17 +7,17 @@ from datetime import UTC, datetime, timedelta
 
 from app.sessions import DatabaseSessionStore
 from app.tables import AccountToken, MailStatus, OutboxMail, TokenPurpose, WebSession
-from tests.fixtures import make_account, unique_email
+from tests.factories import make_account, unique_email
 from tests.workers.test_mail import (  # noqa: F401  (fixtures are used by name)
     EnqueueRecorder,
     RecordingHandler,
     enqueued,
     join_mail_queue,
     row,
-    running_worker,
     smtp_server,
     wait_for_row,
 )
+from tests.workers.worker import running_worker
 from workers.scheduler import sweep_once
 
 
@@ -40,7 +40,7 @@ async def test_sweep_requeues_a_lost_mail_and_it_is_delivered_once(
     fresh_id = await insert_mail(unique_email("fresh"), status=MailStatus.pending, age=timedelta(seconds=0))
     held_id = await insert_mail(unique_email("old-held"), status=MailStatus.held, age=timedelta(minutes=10))
     try:
-        async with running_worker():
+        async with running_worker("mail"):
             # Without a sweep, nothing happens to it: the job really is lost
             await join_mail_queue()
             assert (await row(lost_id)).status == MailStatus.pending.value

@@ -27,11 +27,11 @@ from app.actions.stored_files import do_sweep_orphan_files, stored_folders
 from app.documents import document_path, documents_dir
 from app.storage import StorageUnavailable, write_file
 from app.tables import Agreement, Certificate, CollectiveRecord, Evidence, Proposal
-from tests.case_factories import make_case
-from tests.factories_proposals import make_proposal_world, reload_proposal
-from tests.fixtures import make_account
+from tests.factories import make_account, make_proposal_world, reload_proposal
+from tests.factories.cases import make_case
 from tests.storage_faults import faulty_folder, temporary_files
-from tests.workers.test_finalize import FinalizeJobs, counts, decide, jobs, running_worker  # noqa: F401
+from tests.workers.test_finalize import QUEUE, FinalizeJobs, counts, decide, jobs  # noqa: F401
+from tests.workers.worker import running_worker
 from workers.agreements import finalize_proposal
 from workers.scheduler import sweep_once
 
@@ -125,7 +125,7 @@ async def test_a_finalization_on_a_full_disk_is_retried_and_completes_once_space
         assert raised.value.reason == "full"
         assert (await reload_proposal(world.proposal)).status == "locked"
         assert await counts(world) == {"agreements": [], "certificates": [], "records": 0}
-        async with running_worker():
+        async with running_worker(QUEUE, only_this_queue=True):
             finalize_proposal.send(world.proposal.id)
             deadline = time.monotonic() + 30
             while jobs.failures < 2:  # the job fails, and Dramatiq tries it again

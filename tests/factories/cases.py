@@ -1,22 +1,18 @@
-"""Factories for companies, cases, claims and evidence files (consumer side)."""
+"""The consumer side: the forms a consumer fills in, and a case opened through the real action.
+
+Its `make_company` (unverified unless told) and `make_case` (opened by a consumer, with their claim) differ from
+the ones in `tests.factories.mediation`, which write straight to the tables: import them from this module.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import html
 import secrets
-import struct
-import zlib
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
-
 from app.actions.cases import OpenCaseForm, do_open_case
 from app.tables import Case, Claim, Company
-from tests.fixtures import Account, build_app, login
+from tests.factories.accounts import Account
 
 TODAY = date.today()
 
@@ -62,43 +58,3 @@ async def make_case(opener: Account, company: Company | None = None, *, status: 
     claim = await Claim.objects().where(Claim.id == result.claim_id).first()
     assert case is not None and claim is not None
     return case, claim
-
-
-def pdf_bytes(size: int = 0) -> bytes:
-    """A small, valid-looking PDF (padded to `size` bytes when asked)."""
-    body = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
-    return body + b"%" + b"x" * max(0, size - len(body) - 2) + b"\n" if size else body
-
-
-def png_bytes() -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(b"\x00\x00")) + chunk(b"IEND", b""))
-
-
-JPEG_BYTES = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9"
-EXE_BYTES = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 64
-
-
-@contextlib.asynccontextmanager
-async def logged_in(account: Account, *, language: str = "en") -> AsyncIterator[AsyncTestClient[Litestar]]:
-    """A browser of its own for this account, logged in, in English unless told otherwise."""
-    async with AsyncTestClient(app=build_app(), base_url="http://testserver.local") as browser:
-        browser.cookies.set("lang", language)
-        await login(browser, account.email)
-        yield browser
-
-
-HTMX = {"HX-Request": "true"}
-
-
-def is_fragment(html: str, element_id: str) -> bool:
-    """An HTMX region answer: the element, and not a whole page."""
-    return "<html" not in html and f'id="{element_id}"' in html
-
-
-def visible(response: Any) -> str:
-    """The response's HTML with entities decoded, for assertions on the text people read."""
-    return html.unescape(response.text)

@@ -1,16 +1,15 @@
-"""Factories for the mediation tests: companies, cases, claims and mediators written straight to the tables."""
+"""The mediation side: companies, cases, claims, representatives and mediators written straight to the tables.
+
+Its `make_company` (verified unless told) and `make_case` (a bare case of a company) differ from the ones in
+`tests.factories.cases`, which go through the consumer's action: import them from this module.
+"""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-
-import pytest
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 
 from app.tables import (
     Case,
@@ -22,7 +21,7 @@ from app.tables import (
     Reminder,
     Role,
 )
-from tests.fixtures import Account, build_app, login, make_account, unique_email
+from tests.factories.accounts import Account, make_account, unique_email
 
 
 async def make_company(*, verified: bool = True, name: str | None = None, contact_email: str | None = None
@@ -124,38 +123,3 @@ async def make_world(*, status: str = "open") -> World:
     return World(company, case, member, consumer_a, consumer_b, claim_a, claim_b,
                  await make_account(Role.staff, name="Sam Staff"), await make_account(Role.mediator,
                                                                                       name="Maud Médiatrice"))
-
-
-class Browsers:
-    """Several browsers (each with its own cookies) on one running app.
-
-    The first browser runs the app's lifespan; the others share its event-loop portal, so they all use the
-    one database pool and Redis client (a pool per app soon exhausts PostgreSQL's connections).
-    """
-
-    def __init__(self) -> None:
-        self._app = build_app()
-        self._host: AsyncTestClient[Litestar] | None = None
-
-    async def as_(self, account: Account | None, *, language: str = "en") -> AsyncTestClient[Litestar]:
-        client: AsyncTestClient[Litestar] = AsyncTestClient(app=self._app, base_url="http://testserver.local")
-        if self._host is None:
-            self._host = await client.__aenter__()
-        else:
-            client.blocking_portal = self._host.blocking_portal
-        client.cookies.set("lang", language)
-        if account is not None:
-            await login(client, account.email)
-        return client
-
-    async def close(self) -> None:
-        if self._host is not None:
-            await self._host.__aexit__(None, None, None)
-
-
-@pytest.fixture(name="browsers")
-async def browsers_fixture() -> AsyncIterator[Browsers]:
-    """Import `browsers_fixture` into a test module to use the `browsers` fixture."""
-    opened = Browsers()
-    yield opened
-    await opened.close()

@@ -10,8 +10,8 @@ from typing import Any
 
 from app.domain.notices import recorded_notices
 from app.tables import Case, CharterAcceptance, Claim, Company, Proposal, Role
-from tests.factories_mediation import assign, make_case, make_claim, make_company, make_member
-from tests.fixtures import Account, make_account
+from tests.factories.accounts import Account, make_account
+from tests.factories.mediation import assign, make_case, make_claim, make_company, make_member
 
 CONSUMER_NAMES = ("Alice Durand", "Bruno Petit", "Chloé Bernard", "David Moreau", "Emma Laurent", "Farid Haddad")
 
