@@ -28,8 +28,10 @@ test: $(STAMP) ## run the whole test suite (SQLite, or PostgreSQL/Redis when DAT
 	$(BIN)/python -m tests.browser_setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP) ## ruff
+lint: $(STAMP) ## ruff, mypy and the architecture contract (layers, no import cycle)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_architecture.py
 
 messages: $(STAMP) ## extract translatable strings and update the French catalog
 	$(BIN)/pybabel extract -k N_ -F babel.cfg -o app/translations/messages.pot --no-location --sort-output app

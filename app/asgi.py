@@ -22,10 +22,11 @@ from litestar.stores.base import Store
 from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
 from litestar.template.config import TemplateConfig
+from piccolo.engine.sqlite import SQLiteEngine
 
 from app import i18n, observability, realtime
 from app.actions.errors import CharterRequired, Forbidden, NotFound, Refused
-from app.db import PooledSQLiteEngine, engine, prepare_sqlite
+from app.db import close_pool, engine, open_pool, prepare_sqlite
 from app.errors import (
     handle_charter_required,
     handle_forbidden,
@@ -91,10 +92,9 @@ async def background_work(app: Litestar) -> AsyncIterator[None]:
     """Database pool, and in embedded mode the Dramatiq worker and the scheduler, for the app's lifetime."""
     settings = get_settings()
     db = engine()
-    if settings.uses_postgres:
-        await db.start_connection_pool(min_size=1, max_size=10)  # type: ignore[union-attr]
-    else:
-        await prepare_sqlite(db)  # type: ignore[arg-type]
+    if isinstance(db, SQLiteEngine):
+        await prepare_sqlite(db)
+    await open_pool(max_size=10)
     worker = scheduler = None
     if settings.embedded_worker:
         import dramatiq
@@ -118,10 +118,7 @@ async def background_work(app: Litestar) -> AsyncIterator[None]:
             scheduler.cancel()
         if worker is not None:
             await asyncio.to_thread(worker.stop, 3000)
-        if settings.uses_postgres:
-            await db.close_connection_pool()  # type: ignore[union-attr]
-        elif isinstance(db, PooledSQLiteEngine):
-            await db.close_pool()
+        await close_pool()
 
 
 def create_app(settings: Settings | None = None) -> Litestar:

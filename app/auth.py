@@ -27,15 +27,17 @@ async def current_user(connection: ASGIConnection[Any, Any, Any, Any]) -> User |
     """The logged-in user, loaded once per request; None for visitors and ended sessions."""
     cached = connection.scope.get("state", {}).get(_USER_STATE_KEY, _MISSING)
     if cached is not _MISSING:
-        return cached  # type: ignore[return-value]
+        return cached
     user = await _load_user(connection)
-    connection.scope.setdefault("state", {})[_USER_STATE_KEY] = user  # type: ignore[typeddict-item]
+    connection.scope.setdefault("state", {})[_USER_STATE_KEY] = user
     return user
 
 
 async def _load_user(connection: ASGIConnection[Any, Any, Any, Any]) -> User | None:
     session = connection.scope.get("session") or {}
-    user_id = session.get("uid") if isinstance(session, dict) else None
+    if not isinstance(session, dict):
+        return None
+    user_id = session.get("uid")
     if not isinstance(user_id, int):
         return None
     settings = settings_of(connection)
@@ -68,13 +70,13 @@ def start_session(connection: ASGIConnection[Any, Any, Any, Any], user: User) ->
     now = int(time.time())
     connection.set_session({"uid": user.id, "ver": user.session_version, "auth_at": now, "seen_at": now})
     rotate_session(connection)
-    connection.scope.setdefault("state", {})[_USER_STATE_KEY] = user  # type: ignore[typeddict-item]
+    connection.scope.setdefault("state", {})[_USER_STATE_KEY] = user
 
 
 def end_session(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
     connection.clear_session()
     rotate_session(connection)
-    connection.scope.setdefault("state", {})[_USER_STATE_KEY] = None  # type: ignore[typeddict-item]
+    connection.scope.setdefault("state", {})[_USER_STATE_KEY] = None
 
 
 async def logged_in_user(connection: ASGIConnection[Any, Any, Any, Any]) -> User:

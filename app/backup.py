@@ -131,7 +131,7 @@ def _add_file(tar: tarfile.TarFile, path: Path, arcname: str) -> Member | None:
         info = tarfile.TarInfo(arcname)
         info.size, info.mtime, info.mode = stat.st_size, int(stat.st_mtime), 0o600
         reader = _HashingReader(handle)
-        tar.addfile(info, reader)  # type: ignore[arg-type]  # tarfile only calls read()
+        tar.addfile(info, reader)  # tarfile only calls read()
     return Member(path=arcname, size=reader.size, sha256=reader.hash.hexdigest())
 
 

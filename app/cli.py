@@ -8,9 +8,13 @@ import asyncio
 import getpass
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from app import backup
 from app.settings import get_settings
+
+if TYPE_CHECKING:
+    from app.tables import User
 
 DEMO_PASSWORD = "paix-durable-2026"  # noqa: S105  (published demo password, see README)
 DEMO_ACCOUNTS = [
@@ -45,6 +49,16 @@ async def seed_demo() -> list[tuple[str, str, str]]:
     return DEMO_ACCOUNTS
 
 
+async def demo_user(email: str) -> User:
+    """A demo account seed_demo() made (the demo cases need them all)."""
+    from app.tables import User
+
+    user = await User.objects().where(User.email == email).first()
+    if user is None:
+        raise SystemExit(f"demo account {email} is missing: seed the accounts first")
+    return user
+
+
 DEMO_CASE_TITLE = "Vols annulés en juillet : billets jamais remboursés"
 
 
@@ -55,11 +69,11 @@ async def seed_demo_case() -> None:
 
     from app.actions.cases import OpenCaseForm, do_open_case
     from app.actions.claims import ClaimForm, do_file_claim
-    from app.tables import Case, Company, CompanyMember, User
+    from app.tables import Case, Company, CompanyMember
 
     if await Case.exists().where(Case.title == DEMO_CASE_TITLE):
         return
-    camille, karim, sophie = [await User.objects().where(User.email == email).first()
+    camille, karim, sophie = [await demo_user(email)
                               for email in (DEMO_ACCOUNTS[0][0], DEMO_ACCOUNTS[1][0], DEMO_ACCOUNTS[3][0])]
     incident = (date.today() - timedelta(days=120)).isoformat()
     complaint = (date.today() - timedelta(days=90)).isoformat()
@@ -81,6 +95,8 @@ async def seed_demo_case() -> None:
     if joined.errors:
         raise SystemExit(f"demo claim: {joined.errors.fields}")
     case = await Case.objects().where(Case.id == opened.case_id).first()
+    if case is None:
+        raise SystemExit("demo case: not saved")
     await Company.update({Company.verified_at: datetime.now(UTC)}).where(Company.id == case.company)
     await CompanyMember.insert(CompanyMember(company=case.company, user=sophie.id))
 
@@ -99,14 +115,14 @@ async def seed_demo_mediation() -> None:
     from app.actions.proposals import do_create_proposal
     from app.actions.room import do_accept_charter, do_post_message, ensure_spaces, shared_space_id
     from app.domain.proposals import ProposalDraft
-    from app.tables import Case, Claim, CompanyMember, MediatorAssignment, User
+    from app.tables import Case, Claim, CompanyMember, MediatorAssignment
 
     if await Case.exists().where(Case.title == DEMO_MEDIATION_TITLE):
         return
     first = await Case.objects().where(Case.title == DEMO_CASE_TITLE).first()
     if first is None:
         return
-    camille, lea, sophie, anne = [await User.objects().where(User.email == email).first()
+    camille, lea, sophie, anne = [await demo_user(email)
                                   for email in (DEMO_ACCOUNTS[0][0], DEMO_ACCOUNTS[2][0], DEMO_ACCOUNTS[3][0],
                                                 DEMO_ACCOUNTS[4][0])]
     now = datetime.now(UTC)

@@ -28,7 +28,7 @@ class LoopLocalPostgresEngine(PostgresEngine):
     only works on the loop that created it.
     """
 
-    @property  # type: ignore[override]
+    @property
     def pool(self) -> Any:
         pools = self.__dict__.get("_pools", {})
         try:
@@ -128,7 +128,7 @@ class PooledSQLiteEngine(SQLiteEngine):
                 if query_type == "insert" and self.get_version_sync() < 3.35:  # no RETURNING before 3.35
                     assert table is not None
                     pk = await self._get_inserted_pk(cursor, table)
-                    rows = [{table._meta.primary_key._meta.db_column_name: pk}]
+                    rows: Any = [{table._meta.primary_key._meta.db_column_name: pk}]
                 else:
                     rows = await cursor.fetchall()
         except BaseException:
@@ -217,6 +217,24 @@ async def write_transaction() -> AsyncIterator[None]:
         _after_commit.reset(token)
     for callback in callbacks:
         _run_quietly(callback)
+
+
+async def open_pool(max_size: int) -> None:
+    """This event loop's PostgreSQL pool (an asyncpg pool works only on the loop that opened it); nothing to open
+    on SQLite, whose pooled connections open on first use."""
+    db = engine()
+    if isinstance(db, PostgresEngine):
+        await db.start_connection_pool(min_size=1, max_size=max_size)
+
+
+async def close_pool() -> None:
+    """Close what this event loop opened: its PostgreSQL pool, or its idle SQLite connections."""
+    db = engine()
+    if isinstance(db, PostgresEngine):
+        if db.pool is not None:
+            await db.close_connection_pool()
+    elif isinstance(db, PooledSQLiteEngine):
+        await db.close_pool()
 
 
 async def prepare_sqlite(db: SQLiteEngine) -> None:

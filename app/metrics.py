@@ -1,7 +1,7 @@
 """Prometheus metrics: what the process counts as it goes, and the backlog read from the database at scrape time.
 
 Counted as it goes (prometheus_client's default registry, per process): HTTP requests and their latency
-(app/observability.py), open SSE streams (app/routes/stream.py), jobs (workers/observability.py). Read at each
+(app/observability.py), open SSE streams (app/live/), jobs (workers/observability.py). Read at each
 scrape of /metrics, never per request: the Dramatiq queues' depth, the outbox's pending and failed mails, and
 the reminders that are due.
 """
@@ -15,10 +15,14 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import prometheus_client
 from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
+
+if TYPE_CHECKING:
+    from dramatiq import Broker
 
 logger = logging.getLogger("clf.metrics")
 
@@ -60,15 +64,13 @@ class Backlog:
         yield from (queues, mails, reminders)
 
 
-def queue_depths() -> dict[str, int]:
-    """Messages waiting in each declared queue: LLEN on Redis, the in-memory queue's size with the StubBroker.
+def queue_depths(broker: Broker) -> dict[str, int]:
+    """Messages waiting in each queue declared on the broker: LLEN on Redis, the in-memory queue's size with the
+    StubBroker.
 
     Blocking (Redis): call it in a thread.
     """
     from dramatiq.brokers.stub import StubBroker
-
-    import workers.actors  # noqa: F401  (declares every queue on the broker)
-    from workers.broker import broker
 
     names = sorted(broker.get_declared_queues() | broker.get_declared_delay_queues())
     if isinstance(broker, StubBroker):
@@ -79,15 +81,17 @@ def queue_depths() -> dict[str, int]:
     return dict(zip(names, (int(depth) for depth in pipeline.execute()), strict=True))
 
 
-async def read_backlog() -> Backlog:
-    """Queue depths, undelivered mails and due reminders: one Redis round trip and three small indexed queries."""
+async def read_backlog(broker: Broker) -> Backlog:
+    """Queue depths, undelivered mails and due reminders: one Redis round trip and three small indexed queries.
+
+    The broker is the caller's (the workers import this module: it cannot import them back)."""
     from piccolo.query.functions.aggregate import Count
 
     from app.tables import OutboxMail, Reminder
 
     backlog = Backlog()
     try:
-        backlog.queues = await asyncio.to_thread(queue_depths)
+        backlog.queues = await asyncio.to_thread(queue_depths, broker)
     except Exception:
         logger.warning("metrics: could not read the queue depths", exc_info=True)
     try:
@@ -106,7 +110,7 @@ async def read_backlog() -> Backlog:
 
 def exposition(backlog: Backlog) -> bytes:
     """The Prometheus text format: this process's counters, then the backlog."""
-    return prometheus_client.generate_latest(prometheus_client.REGISTRY) + prometheus_client.generate_latest(backlog)  # type: ignore[arg-type]
+    return prometheus_client.generate_latest(prometheus_client.REGISTRY) + prometheus_client.generate_latest(backlog)
 
 
 def is_loopback(host: str | None) -> bool:

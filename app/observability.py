@@ -64,7 +64,7 @@ class _Stderr(logging.Handler):
 def log_line(logger: logging.Logger, line: str, level: int = logging.INFO) -> None:
     """logger.log(level, line) without looking up the caller's file and line (half the cost of a log call)."""
     if logger.isEnabledFor(level):
-        logger.handle(logger.makeRecord(logger.name, level, "", 0, line, None, None))
+        logger.handle(logger.makeRecord(logger.name, level, "", 0, line, (), None))
 
 
 def ensure_json_handler(logger_name: str) -> logging.Logger:
@@ -140,7 +140,7 @@ class RequestLog:
             return
         started = time.perf_counter()
         request_id = incoming_request_id(scope["headers"]) or secrets.token_hex(16)
-        state = scope.setdefault("state", {})  # type: ignore[typeddict-item]
+        state = scope.setdefault("state", {})
         state[REQUEST_ID_KEY] = request_id
         id_header = (b"x-request-id", request_id.encode("ascii"))
         status = 500  # what the server answers when the app raises before starting a response
@@ -159,7 +159,7 @@ class RequestLog:
         finally:
             ended = time.perf_counter()
             route = scope.get("path_template") or None  # None: no route matched (the router's own 404/405)
-            method = scope["method"]
+            method = scope.get("method", "")
             self._count(route or "unmatched", method if method in KNOWN_METHODS else "other", status,
                         (headers_at or ended) - started)
             if self.log:

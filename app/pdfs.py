@@ -25,7 +25,7 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
 from app import i18n
-from app.actions.mediation import day, euros, moment
+from app.formatting import day, euros, moment
 from app.i18n import _
 
 PAGE_WIDTH, PAGE_HEIGHT = A4

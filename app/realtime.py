@@ -1,6 +1,6 @@
 """Live wake-ups for the mediation room: Litestar Channels, in memory or through Redis pub/sub.
 
-A wake-up `{"space": id, "seq": n}` only tells the streams of a space (app/routes/stream.py) that something
+A wake-up `{"space": id, "seq": n}` only tells the streams of a space (app/live/) that something
 new is committed there; they then read the messages from the database (`seq > last sent`). A lost wake-up
 therefore loses nothing: the next one, a heartbeat's look at the space's counter or a reconnect (Last-Event-ID)
 catches up. announce() in a process without a running app (a script, a separate worker) does nothing: the
@@ -224,7 +224,7 @@ class ResilientRedisPubSubBackend(RedisChannelsPubSubBackend):
                 yield channel, RESYNC
 
     async def _reconnect(self) -> bool:
-        old = self._RedisChannelsPubSubBackend__pub_sub  # type: ignore[attr-defined]
+        old = self._RedisChannelsPubSubBackend__pub_sub  # type: ignore[has-type]  # a name-mangled private of Litestar's backend
         self._RedisChannelsPubSubBackend__pub_sub = None  # a fresh PubSub on the next access
         if old is not None:
             with contextlib.suppress(Exception):

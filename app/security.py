@@ -72,7 +72,7 @@ class RotatingSessionBackend(ServerSideSessionBackend):
     async def store_in_message(self, scope_session: Any, message: Message, connection: ASGIConnection) -> None:
         store = self.config.get_store_from_app(connection.scope["app"])
         headers = MutableScopeHeaders.from_message(message)
-        cookie_params = {
+        cookie_params: dict[str, Any] = {
             "path": self.config.path,
             "domain": self.config.domain,
             "secure": self.config.secure,
@@ -92,7 +92,7 @@ class RotatingSessionBackend(ServerSideSessionBackend):
                 await self.delete(old_id, store=store)  # type: ignore[arg-type]
             session_id = connection.scope.setdefault("clf.new_session_id", self.generate_session_id())  # type: ignore[typeddict-item]
         else:
-            session_id = old_id  # type: ignore[assignment]
+            session_id = old_id
         data = self.serialize_data(scope_session, connection.scope)
         if session_id != old_id or data != connection.scope.get(LOADED_SESSION_KEY):
             await self.set(session_id=session_id, data=data, store=store)

@@ -6,12 +6,11 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-
-from app.domain.fees import percent_to_basis_points
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,6 +25,17 @@ def _flag(name: str, default: bool) -> bool:
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name, "").strip()
     return int(raw) if raw else default
+
+
+def percent_to_basis_points(text: str) -> int:
+    """"5" → 500, "2.5" or "2,5" → 250; refuses what is not a percentage between 0 and 100."""
+    try:
+        value = Decimal(text.strip().replace(",", "."))
+    except InvalidOperation:
+        raise ValueError(f"not a percentage: {text!r}") from None
+    if not value.is_finite() or value < 0 or value > 100:
+        raise ValueError(f"a percentage must lie between 0 and 100: {text!r}")
+    return int((value * 100).to_integral_value(ROUND_HALF_UP))
 
 
 def _secret_key(var_dir: Path) -> str:
@@ -167,4 +177,5 @@ def get_settings() -> Settings:
 
 def settings_of(connection: Any) -> Settings:
     """The settings of the app serving this request (tests build apps with their own)."""
-    return connection.app.state.settings  # type: ignore[no-any-return]
+    settings: Settings = connection.app.state.settings
+    return settings

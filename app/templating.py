@@ -11,7 +11,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
-from app import i18n
+from app import formatting, i18n
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -52,7 +52,9 @@ def _make_environment() -> Environment:
     env.filters["autolink"] = autolink
     # Links are built by route name: create_app's JinjaTemplateEngine adds Litestar's `url_for('show_case',
     # case_id=…)`, which reverses through the `request` in the context (app.web.plain_context puts it there).
-    # The display helpers are added by app.web (TEMPLATE_HELPERS).
+    # Dates and amounts, formatted the same way in pages, mails and PDFs (app.formatting); the labels built on
+    # actions and domain rules are added by app.web (TEMPLATE_HELPERS).
+    env.globals.update(euros=formatting.euros, day=formatting.day, moment=formatting.moment)
     env.globals["static"] = static_url
     env.globals["current_language"] = i18n.current_language
     env.globals["languages"] = i18n.LANGUAGES

@@ -15,7 +15,6 @@ from litestar.utils.scope.state import ScopeState
 from markupsafe import Markup, escape
 
 from app import i18n
-from app.actions.mediation import day, euros, moment
 from app.actions.notifications import unread_count
 from app.actions.proposals import proposal_author, proposal_status, rule_text, vote_label
 from app.auth import cached_user, current_user
@@ -34,10 +33,10 @@ from app.templating import environment
 # A row id from a URL: PostgreSQL's serial is 32-bit, so anything outside is refused (400) before any query.
 RowId = Annotated[int, PathParameter(gt=0, le=2**31 - 1)]
 
-# Labels and formatters (amounts, dates, statuses, categories, proposals): Jinja globals, set once here rather than
-# passed by every route, so that a page, its HTMX fragments and its error pages all have them.
+# Labels (sizes, statuses, categories, proposals): Jinja globals, set once here rather than passed by every route, so
+# that a page, its HTMX fragments and its error pages all have them. Dates and amounts are app.templating's.
 TEMPLATE_HELPERS: dict[str, Any] = {
-    "euros": euros, "day": day, "moment": moment, "format_size": format_size,
+    "format_size": format_size,
     "categories": CATEGORIES, "category_label": category_label, "case_status_label": case_status_label,
     "claim_status_label": claim_status_label, "todo_label": todo_label, "deadline_label": deadline_label,
     "proposal_status": proposal_status, "proposal_author": proposal_author, "rule_text": rule_text,

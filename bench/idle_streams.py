@@ -65,7 +65,7 @@ async def main(args: argparse.Namespace) -> None:
 
 
 def fanout_bench_heartbeat() -> float:
-    from app.routes.stream import HEARTBEAT_S
+    from app.live.hub import HEARTBEAT_S
 
     return HEARTBEAT_S
 

@@ -26,22 +26,17 @@ class DatabasePool(Middleware):
     """Opens a PostgreSQL pool on the worker's own event loop (an asyncpg pool is bound to one loop)."""
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        from app.db import engine
-
-        db = engine()
-        if hasattr(db, "start_connection_pool") and get_settings().uses_postgres:
-            get_event_loop_thread().run_coroutine(db.start_connection_pool(min_size=1, max_size=4))  # type: ignore[union-attr]
-
-    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        from app.db import engine
-
-        async def close_pool() -> None:
-            db = engine()
-            if getattr(db, "pool", None) is not None:  # only if this loop opened one
-                await db.close_connection_pool()  # type: ignore[union-attr]
+        from app.db import open_pool
 
         loop_thread = get_event_loop_thread()
-        if loop_thread is not None and get_settings().uses_postgres:
+        if loop_thread is not None:
+            loop_thread.run_coroutine(open_pool(max_size=4))
+
+    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        from app.db import close_pool
+
+        loop_thread = get_event_loop_thread()
+        if loop_thread is not None:
             loop_thread.run_coroutine(close_pool())
 
 

@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 import dramatiq
+from dramatiq.broker import MessageProxy
 from dramatiq.middleware import Middleware, Retries
 from prometheus_client import Counter, Histogram, start_http_server
 
@@ -53,7 +54,7 @@ class JobLog(Middleware):
             self.metrics_server.server_close()
             self.metrics_server = None
 
-    def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
+    def before_process_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
         self._runs[message.message_id] = (time.perf_counter(), int(message.options.get("retries", 0)))
 
     def after_process_message(self, broker: dramatiq.Broker, message: Any, *, result: Any = None,
@@ -64,10 +65,10 @@ class JobLog(Middleware):
             outcome = "failed" if getattr(message, "failed", False) else "retried"
         self._record(message, outcome)
 
-    def after_skip_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
+    def after_skip_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
         self._record(message, "skipped")
 
-    def _record(self, message: dramatiq.Message, outcome: str) -> None:
+    def _record(self, message: MessageProxy | dramatiq.Message[Any], outcome: str) -> None:
         started, retries = self._runs.pop(message.message_id, (None, int(message.options.get("retries", 0))))
         duration = time.perf_counter() - started if started is not None else 0.0
         JOBS.labels(message.actor_name, outcome).inc()

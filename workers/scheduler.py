@@ -59,14 +59,12 @@ async def run_forever(interval: float | None = None, *, resume_now: bool = False
 def main() -> None:
     """Scaled mode: the one scheduler process, beside `dramatiq workers.actors` processes."""
     import workers.actors  # noqa: F401  (register the actors on the Redis broker)
-    from app.db import engine
+    from app.db import open_pool
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
     async def run() -> None:
-        db = engine()
-        if get_settings().uses_postgres:
-            await db.start_connection_pool(min_size=1, max_size=2)  # type: ignore[union-attr]
+        await open_pool(max_size=2)
         await run_forever()
 
     asyncio.run(run())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -257,3 +258,15 @@ async def do_create_user(*, email: str, display_name: str, password: str, role: 
                 locale=language, email_verified_at=datetime.now(UTC) if verified else None)
     await user.save()
     return errors, user
+
+
+async def active_session_versions(user_ids: Iterable[int]) -> dict[int, int]:
+    """The session version of each of these users who is still active: a session made under another version (the
+    password changed or was reset since), or of a deactivated user, is over (as app.auth.current_user decides)."""
+    unique = sorted(set(user_ids))
+    versions: dict[int, int] = {}
+    for start in range(0, len(unique), 500):
+        for row in await User.select(User.id, User.session_version).where(
+                User.id.is_in(unique[start:start + 500]), User.is_active.eq(True)):
+            versions[row["id"]] = row["session_version"]
+    return versions

@@ -10,13 +10,21 @@ notification, in one last conditional update. Run twice, or retried after a cras
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from app.actions import jobs
 from app.actions.access import CaseAccess, case_access
+from app.actions.base import (
+    company_member_ids,
+    record,
+    refuse_transition,
+    reminder_params,
+)
 from app.actions.certificates import (
     CLAIM_COLUMNS,
     CaseParties,
@@ -27,13 +35,6 @@ from app.actions.certificates import (
     todo_from_row,
 )
 from app.actions.errors import NotFound, Refused
-from app.actions.mediation import (
-    company_member_ids,
-    iso_day,
-    record,
-    refuse_transition,
-    reminder_params,
-)
 from app.actions.notifications import N_, do_cancel_reminders, do_notify, do_schedule_reminder, reminder_handler
 from app.db import after_commit, write_transaction
 from app.documents import store_document
@@ -48,6 +49,7 @@ from app.domain.fees import FeeRule, compute_fee, invoice_number
 from app.domain.lifecycle import CaseAction, CaseStatus, ClaimStatus, TransitionError, next_case_status
 from app.domain.notices import shown_notices
 from app.domain.proposals import amount_for
+from app.formatting import iso_day
 from app.i18n import DEFAULT_LANGUAGE, _, language_of
 from app.passwords import verify_password
 from app.pdfs import (
@@ -98,9 +100,7 @@ def reminder_prefix(proposal_id: int) -> str:
 
 
 def enqueue_finalization(proposal_id: int) -> None:
-    from workers.agreements import finalize_proposal
-
-    finalize_proposal.send(proposal_id)
+    jobs.actor("finalize_proposal").send(proposal_id)
 
 
 async def do_close_decisions(actor: User, proposal_id: int) -> Proposal:
@@ -147,7 +147,7 @@ async def do_sweep_finalizations(now: datetime | None = None, limit: int = 100,
         Proposal.status == "locked", Proposal.locked_at <= now - stale_after, running).limit(limit)
     enqueued += [row["id"] for row in stale]
     for proposal_id in enqueued:
-        after_commit(lambda proposal_id=proposal_id: enqueue_finalization(proposal_id))
+        after_commit(functools.partial(enqueue_finalization, proposal_id))
     return enqueued
 
 
@@ -269,8 +269,8 @@ async def do_finalize_proposal(proposal_id: int) -> str:
         written += len(batch)
         if crash_hook is not None:
             crash_hook(written)
-    for batch in chunks(to_certify, BATCH):
-        await insert_certificates(await render_certificates(parties, list(batch), at))
+    for todo in chunks(to_certify, BATCH):
+        await insert_certificates(await render_certificates(parties, list(todo), at))
     if not await CollectiveRecord.exists().where(CollectiveRecord.proposal == proposal_id):
         await _write_record(parties, proposal, at, refusing=refusing, silent=silent)
     return await _complete(parties, proposal, claims, accepted_ids, now)
@@ -544,7 +544,7 @@ def describe_rule(rule: FeeRule) -> str:
     from babel.numbers import format_decimal
 
     from app import i18n
-    from app.actions.mediation import BABEL_LOCALES, euros
+    from app.formatting import BABEL_LOCALES, euros
 
     percent = format_decimal(rule.basis_points / 100, locale=BABEL_LOCALES.get(i18n.current_language(), "fr_FR"))
     text = _("%(percent)s %% of the signed amounts") % {"percent": percent}

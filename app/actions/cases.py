@@ -11,9 +11,9 @@ from piccolo.query.functions.aggregate import Count
 
 from app import i18n
 from app.actions.access import PUBLIC_CASE_STATES
+from app.actions.base import staff_ids
 from app.actions.directory import find_or_create_company
 from app.actions.errors import Forbidden
-from app.actions.mediation import staff_ids
 from app.actions.notifications import N_, do_notify
 from app.actions.reviews import do_schedule_review_reminders
 from app.db import write_transaction
@@ -69,7 +69,8 @@ async def _matching_ids(stems: list[str], *, any_term: bool, company_id: int | N
     to_tsvector('simple', search_text). Both order them the same way: most stems matched first, then
     newest. (ts_rank would recompute every matching row's tsvector: 40 ms for a few thousand rows.)
     """
-    filters, args = "", []
+    filters = ""
+    args: list[object] = []
     if company_id is not None:
         filters += " AND c.company = {}"
         args.append(company_id)

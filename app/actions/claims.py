@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,9 +19,9 @@ from typing import Any, Protocol
 from piccolo.query.functions.aggregate import Count, Sum
 
 from app.actions.access import case_for_viewer, claim_for_viewer, evidence_for_viewer
+from app.actions.base import staff_ids
 from app.actions.cases import today
 from app.actions.errors import Forbidden, NotFound, Refused
-from app.actions.mediation import staff_ids
 from app.actions.notifications import N_, do_cancel_reminders, do_notify
 from app.actions.reviews import do_schedule_review_reminders
 from app.db import after_commit, write_transaction
@@ -253,7 +254,7 @@ async def _lock_claim(claim_id: int) -> None:
         await Claim.select(Claim.id).where(Claim.id == claim_id).lock_rows()
 
 
-async def do_add_evidence(actor: User, claim_id: int, kind: str, uploads: list[Upload]) -> FormErrors:
+async def do_add_evidence(actor: User, claim_id: int, kind: str, uploads: Sequence[Upload]) -> FormErrors:
     """Attach files to one's claim while it may still change; every file is checked, all are saved or none."""
     case, claim = await _own_claim(actor, claim_id)
     _check_case_takes_claims(case)

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from app.actions.accounts import SignupForm, check_signup, do_create_user, do_signup
+from app.actions.base import like_pattern, record
 from app.actions.errors import NotFound, Refused
 from app.actions.mail import do_queue_mail
-from app.actions.mediation import like_pattern, record
 from app.db import write_transaction
 from app.domain.accounts import FormErrors, normalize_email
 from app.domain.deadlines import COMPANY_INVITE_DAYS

@@ -11,19 +11,18 @@ from typing import Any
 
 from app import signing
 from app.actions.access import claim_for_viewer, is_company_member
-from app.actions.companies import add_member, mail_language, plausible_token, require_staff, token_digest
-from app.actions.errors import NotFound, Refused
-from app.actions.mail import do_queue_mail
-from app.actions.mediation import (
+from app.actions.base import (
     active_consumer_ids,
     claim_totals,
     company_member_ids,
-    iso_day,
     record,
     refuse_transition,
     reminder_params,
     staff_ids,
 )
+from app.actions.companies import add_member, mail_language, plausible_token, require_staff, token_digest
+from app.actions.errors import NotFound, Refused
+from app.actions.mail import do_queue_mail
 from app.actions.notifications import N_, do_cancel_reminders, do_notify, do_schedule_reminder, reminder_handler
 from app.db import write_transaction
 from app.domain.accounts import FormErrors, normalize_email
@@ -35,6 +34,7 @@ from app.domain.lifecycle import (
     TransitionError,
     next_case_status,
 )
+from app.formatting import iso_day
 from app.i18n import _
 from app.tables import Case, CaseInvitation, Claim, Company, Reminder, Role, User
 

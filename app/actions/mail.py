@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from app import i18n
+from app.actions import jobs
 from app.db import after_commit
 from app.mailer import build_message, send_mail
 from app.settings import get_settings
@@ -30,8 +31,7 @@ async def do_queue_mail(*, to: str, template: str, language: str, **context: obj
     ).returning(OutboxMail.id)
     mail_id = rows[0]["id"]
     if status is MailStatus.pending:
-        from workers.actors.mail import deliver_mail
-
+        deliver_mail = jobs.actor("deliver_mail")
         after_commit(lambda: deliver_mail.send(mail_id))
     return mail_id
 
@@ -84,8 +84,7 @@ async def do_requeue_stale_mail(older_than_seconds: int = 300) -> int:
     """Re-enqueue pending mails whose job may have been lost (in-memory broker restarted); returns how many."""
     if not get_settings().smtp_url:
         return 0
-    from workers.actors.mail import deliver_mail
-
+    deliver_mail = jobs.actor("deliver_mail")
     now = datetime.now(UTC)
     cutoff = now - timedelta(seconds=older_than_seconds)
     rows = await OutboxMail.select(OutboxMail.id).where(

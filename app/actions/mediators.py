@@ -8,15 +8,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.actions.access import CaseAccess, case_access
-from app.actions.companies import require_staff
-from app.actions.errors import NotFound, Refused
-from app.actions.mediation import (
+from app.actions.base import (
     active_consumer_ids,
     company_member_ids,
     current_assignment,
     record,
     staff_ids,
 )
+from app.actions.companies import require_staff
+from app.actions.errors import NotFound, Refused
 from app.actions.notifications import N_, do_notify
 from app.db import write_transaction
 from app.domain.accounts import FormErrors
@@ -247,8 +247,8 @@ async def open_objections(limit: int = 50) -> list[dict[str, Any]]:
     return await MediatorObjection.select(
         MediatorObjection.id, MediatorObjection.reason, MediatorObjection.created_at,
         MediatorObjection.assignment.case.as_alias("case_id"),
-        MediatorObjection.assignment.case.title.as_alias("case_title"),
-        MediatorObjection.assignment.mediator.display_name.as_alias("mediator_name"),
+        MediatorObjection.assignment.case.title.as_alias("case_title"),  # type: ignore[union-attr]  # Piccolo types a join through two foreign keys as Column | Any
+        MediatorObjection.assignment.mediator.display_name.as_alias("mediator_name"),  # type: ignore[union-attr]  # Piccolo types a join through two foreign keys as Column | Any
         MediatorObjection.objector.display_name.as_alias("objector_name"),
     ).where(MediatorObjection.status == "open").order_by(MediatorObjection.id).limit(limit)
 
@@ -256,7 +256,7 @@ async def open_objections(limit: int = 50) -> list[dict[str, Any]]:
 async def case_objections(case_id: int) -> list[dict[str, Any]]:
     return await MediatorObjection.select(
         MediatorObjection.id, MediatorObjection.reason, MediatorObjection.status, MediatorObjection.created_at,
-        MediatorObjection.assignment.mediator.display_name.as_alias("mediator_name"),
+        MediatorObjection.assignment.mediator.display_name.as_alias("mediator_name"),  # type: ignore[union-attr]  # Piccolo types a join through two foreign keys as Column | Any
         MediatorObjection.objector.display_name.as_alias("objector_name"),
     ).where(MediatorObjection.assignment.case == case_id).order_by(MediatorObjection.id, ascending=False)
 

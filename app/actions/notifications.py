@@ -8,11 +8,13 @@ the scheduler, handled once.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app import i18n
+from app.actions import jobs
 from app.actions.mail import do_queue_mail
 from app.db import after_commit, write_transaction
 from app.tables import AuditEvent, Notification, Reminder, User
@@ -151,7 +153,7 @@ REMINDER_HANDLERS: dict[str, ReminderHandler] = {}
 
 def reminder_handler(kind: str) -> Callable[[ReminderHandler], ReminderHandler]:
     """Register what to do when a reminder of this kind is due (the module must be imported by
-    `app.actions.reminder_kinds`)."""
+    `app.actions.reminder_kinds`, which the reminder actor imports: this module cannot, they import it)."""
 
     def register(handler: ReminderHandler) -> ReminderHandler:
         REMINDER_HANDLERS[kind] = handler
@@ -215,17 +217,15 @@ async def do_claim_due_reminders(now: datetime | None = None, limit: int = 200) 
         ).returning(Reminder.id)
         if got:
             reclaimed.append(row["id"])
-    from workers.actors.reminders import send_reminder
-
+    send_reminder = jobs.actor("send_reminder")
     for reminder_id in claimed + reclaimed:
-        after_commit(lambda reminder_id=reminder_id: send_reminder.send(reminder_id))
+        after_commit(functools.partial(send_reminder.send, reminder_id))
     return claimed
 
 
 async def do_handle_reminder(reminder_id: int) -> str:
-    """The actor's part: mark done and run the handler in one transaction, so it happens exactly once."""
-    import app.actions.reminder_kinds  # noqa: F401  (registers every handler)
-
+    """The actor's part: mark done and run the handler in one transaction, so it happens exactly once (the
+    handlers are registered by whoever runs it: `app.actions.reminder_kinds`, imported by the actor)."""
     try:
         async with write_transaction():
             done = await Reminder.update(

@@ -15,15 +15,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app import i18n
+from app.actions.base import mediation_party_ids, record, reminder_params
 from app.actions.errors import CharterRequired, NotFound, Refused
-from app.actions.mediation import (
-    PARIS,
-    euros,
-    iso_day,
-    mediation_party_ids,
-    record,
-    reminder_params,
-)
 from app.actions.notifications import N_, do_cancel_reminders, do_notify, do_schedule_reminder, reminder_handler
 from app.actions.room import ROOM_STATES, charter_accepted, party_of
 from app.db import engine, write_transaction
@@ -53,6 +46,7 @@ from app.domain.proposals import (
     verify_shown_at,
     vote_is_closed,
 )
+from app.formatting import PARIS, euros, iso_day
 from app.i18n import _
 from app.settings import get_settings
 from app.tables import Case, CharterAcceptance, Claim, Decision, Proposal, User, Vote

@@ -7,16 +7,14 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from app.actions.access import CaseAccess, case_access, claim_for_viewer
-from app.actions.errors import NotFound, Refused
-from app.actions.mediation import (
-    PARIS,
+from app.actions.base import (
     current_assignment,
-    iso_day,
     record,
     refuse_transition,
     reminder_params,
     staff_ids,
 )
+from app.actions.errors import NotFound, Refused
 from app.actions.notifications import N_, do_cancel_reminders, do_notify, do_schedule_reminder, reminder_handler
 from app.db import write_transaction
 from app.domain.accounts import FormErrors
@@ -35,6 +33,7 @@ from app.domain.lifecycle import (
     TransitionError,
     next_claim_status,
 )
+from app.formatting import PARIS, iso_day
 from app.i18n import _
 from app.tables import Case, Claim, ClaimReview, Evidence, Reminder, User
 

@@ -42,7 +42,7 @@ async def my_claims(user: User) -> list[MyClaim]:
         Claim.id, Claim.status, Claim.amount_cents, Claim.incident_date, Claim.complaint_date, Claim.submitted_at,
         Claim.review_reason, Claim.escalation_opt_in_at, Claim.case,
         Claim.case.title.as_alias("case_title"), Claim.case.status.as_alias("case_status"),
-        Claim.case.company.name.as_alias("company_name"),
+        Claim.case.company.name.as_alias("company_name"),  # type: ignore[union-attr]  # Piccolo types a join through two foreign keys as Column | Any
         Claim.case.company_deadline.as_alias("company_deadline"), Claim.case.ends_at.as_alias("ends_at"),
     ).where(Claim.consumer == user.id).order_by(Claim.id, ascending=False)
     counts: dict[tuple[int, str], int] = {}
@@ -88,7 +88,7 @@ async def my_documents(user: User) -> list[MyDocument]:
     """Every file this consumer attached to their claims, newest first."""
     rows = await Evidence.select(
         Evidence.id, Evidence.original_name, Evidence.kind, Evidence.content_type, Evidence.size_bytes,
-        Evidence.uploaded_at, Evidence.claim, Evidence.claim.case.title.as_alias("case_title"),
+        Evidence.uploaded_at, Evidence.claim, Evidence.claim.case.title.as_alias("case_title"),  # type: ignore[union-attr]  # Piccolo types a join through two foreign keys as Column | Any
     ).where(Evidence.claim.consumer == user.id).order_by(Evidence.id, ascending=False)
     return [MyDocument(id=row["id"], name=row["original_name"], kind=row["kind"], content_type=row["content_type"],
                        size_bytes=row["size_bytes"], uploaded_at=row["uploaded_at"], claim_id=row["claim"],

@@ -11,13 +11,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.actions.access import CaseAccess, case_for_party
+from app.actions.base import mediation_party_ids, record, reminder_params
 from app.actions.errors import NotFound, Refused
-from app.actions.mediation import (
-    iso_day,
-    mediation_party_ids,
-    record,
-    reminder_params,
-)
 from app.actions.notifications import N_, do_cancel_reminders, do_notify, do_schedule_reminder, reminder_handler
 from app.db import write_transaction
 from app.domain.accounts import FormErrors
@@ -43,6 +38,7 @@ from app.domain.timeline import (
     phase_title,
     position,
 )
+from app.formatting import iso_day
 from app.i18n import _
 from app.tables import (
     Agreement,
@@ -508,9 +504,9 @@ async def _certify_failed(now: datetime) -> None:
     withdrawn = await Claim.select(Claim.id, Claim.withdrawn_at, Claim.case.started_at).where(
         Claim.status == ClaimStatus.withdrawn.value, Claim.withdrawn_at >= since, Claim.case.started_at.is_not_null())
     candidates = [row for row in withdrawn if row["withdrawn_at"] >= row["case.started_at"]]
-    missing = set(await _without_certificate([row["id"] for row in candidates]))
+    uncertified = set(await _without_certificate([row["id"] for row in candidates]))
     for row in candidates:
-        if row["id"] in missing and await _was_admitted(row["id"]):
+        if row["id"] in uncertified and await _was_admitted(row["id"]):
             await issue_certificate(row["id"], "withdrawn", row["withdrawn_at"])
 
 

@@ -1,6 +1,6 @@
 """The platform's success fee: what the company owes once agreements are signed. No I/O.
 
-The rule, configured by FEE_PERCENT, FEE_PER_AGREEMENT_CENTS and FEE_MINIMUM_CENTS:
+The rule, configured by FEE_PERCENT (read by `app.settings`), FEE_PER_AGREEMENT_CENTS and FEE_MINIMUM_CENTS:
     fee = percent × (total of the signed amounts) + per-agreement amount × (signed agreements),
 rounded half up to the cent, never below the minimum; and 0 when no agreement was signed (the platform is
 paid only on agreement, and never by consumers: L612-1).
@@ -9,7 +9,7 @@ paid only on agreement, and never by consumers: L612-1).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 FULL = 10_000  # basis points: 100 %
@@ -31,17 +31,6 @@ class FeeComputation:
     agreements: int
     basis_cents: int
     amount_cents: int
-
-
-def percent_to_basis_points(text: str) -> int:
-    """"5" → 500, "2.5" or "2,5" → 250; refuses what is not a percentage between 0 and 100."""
-    try:
-        value = Decimal(text.strip().replace(",", "."))
-    except InvalidOperation:
-        raise ValueError(f"not a percentage: {text!r}") from None
-    if not value.is_finite() or value < 0 or value > 100:
-        raise ValueError(f"a percentage must lie between 0 and 100: {text!r}")
-    return int((value * 100).to_integral_value(ROUND_HALF_UP))
 
 
 def compute_fee(signed_amounts_cents: list[int], rule: FeeRule) -> FeeComputation:

@@ -42,13 +42,13 @@ LIMIT_APPROACHING_DAYS = 14
 
 
 def phase_kind_label(kind: str) -> str:
-    labels = {
+    labels: dict[str, str] = {
         PhaseKind.statements: _("Statements of the parties"),
         PhaseKind.company_response: _("The company's response"),
         PhaseKind.negotiation: _("Negotiation"),
         PhaseKind.decision: _("Proposal and decision"),
     }
-    return labels.get(kind, _("Phase"))  # type: ignore[call-overload]
+    return labels.get(kind, _("Phase"))
 
 
 def phase_title(kind: str, title: str) -> str:

@@ -33,7 +33,7 @@ class AccountController(Controller):
     @get("/signup", name="new_signup")
     async def new_signup(self, request: Request[Any, Any, Any]) -> Response[str]:
         if await current_user(request):
-            return redirect_to(request, "show_account")  # type: ignore[return-value]
+            return redirect_to(request, "show_account")
         return await page(request, "accounts/signup.html", errors=FormErrors(), values={})
 
     @post("/signup", name="create_signup")

@@ -22,7 +22,7 @@ from app.actions.invitations import (
     do_join_by_invitation,
     do_set_escalation,
 )
-from app.actions.mediation import mediation_panel
+from app.actions.mediation_panel import mediation_panel
 from app.auth import current_user, logged_in_user, requires_login, start_session
 from app.domain.accounts import FormErrors
 from app.forms import read_form

@@ -8,7 +8,8 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post
 
 from app.actions.access import case_for_party
-from app.actions.mediation import do_start_mediation, mediation_panel
+from app.actions.mediation import do_start_mediation
+from app.actions.mediation_panel import mediation_panel
 from app.actions.mediators import (
     declaration_access,
     do_declare,

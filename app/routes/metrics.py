@@ -26,5 +26,8 @@ class MetricsController(Controller):
                                 headers={"WWW-Authenticate": "Bearer", "Cache-Control": "no-store"})
             return Response("forbidden: set METRICS_TOKEN to scrape from elsewhere\n", status_code=403,
                             media_type=MediaType.TEXT, headers={"Cache-Control": "no-store"})
-        body = metrics.exposition(await metrics.read_backlog())
+        import workers.actors  # noqa: F401  (declares every queue on the broker)
+        from workers.broker import broker
+
+        body = metrics.exposition(await metrics.read_backlog(broker))
         return Response(body, media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})

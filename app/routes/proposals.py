@@ -11,7 +11,6 @@ from litestar.exceptions import NotFoundException
 from app import i18n
 from app.actions.access import case_access
 from app.actions.errors import Refused
-from app.actions.mediation import PARIS
 from app.actions.proposals import (
     do_amend_proposal,
     do_close_vote,
@@ -36,6 +35,7 @@ from app.domain.proposals import (
     format_amount_input,
     format_share_input,
 )
+from app.formatting import PARIS
 from app.forms import FormData, read_form
 from app.tables import Proposal
 from app.web import RowId, page, redirect_to

@@ -180,7 +180,7 @@ class RoomController(Controller):
     async def mark_read(self, request: Request[Any, Any, Any], space_id: RowId) -> Response[None]:
         """app.js: the reader saw the messages up to `seq` arrive live, on a visible page (204, nothing to show).
 
-        Like any request it is activity for the session's idle limit (see app.routes.stream.stream_deadline)."""
+        Like any request it is activity for the session's idle limit (see app.live.stream_deadline)."""
         form = await read_form(request)
         seq = parse_seq(form.text("seq"))
         if seq is None:

@@ -9,6 +9,8 @@ from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import Parameter
 
+from app.actions.backoffice import back_office_summary, case_invitations, case_overview, claim_status_counts
+from app.actions.base import claim_totals, current_assignment
 from app.actions.companies import (
     company_invites,
     company_members,
@@ -19,14 +21,6 @@ from app.actions.companies import (
     list_companies_for_staff,
 )
 from app.actions.invitations import do_invite_company
-from app.actions.mediation import (
-    back_office_summary,
-    case_invitations,
-    case_overview,
-    claim_status_counts,
-    claim_totals,
-    current_assignment,
-)
 from app.actions.mediators import (
     ASSIGNABLE_STATES,
     case_assignments,

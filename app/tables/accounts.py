@@ -2,7 +2,7 @@
 
 from enum import StrEnum
 
-from piccolo.columns import Boolean, ForeignKey, Integer, Timestamptz, Varchar
+from piccolo.columns import Boolean, ForeignKey, Integer, Serial, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -15,6 +15,7 @@ class Role(StrEnum):
 
 
 class User(Table, tablename="account"):
+    id: Serial  # added by Piccolo (primary key); declared for type checkers only
     email = Varchar(length=254, unique=True, index=True)
     display_name = Varchar(length=80)
     password_hash = Varchar(length=200)
@@ -35,6 +36,8 @@ class TokenPurpose(StrEnum):
 
 class AccountToken(Table):
     """A mailed token; only its SHA-256 is stored, and it is spent by one conditional update."""
+
+    id: Serial  # added by Piccolo (primary key); declared for type checkers only
 
     user = ForeignKey(references=User, index=True)
     purpose = Varchar(length=16, choices=TokenPurpose)

@@ -1,7 +1,7 @@
 """The end of a mediation: its timeline, the proposals and the decisions on them, the signed agreements, the
 certificates of non-agreement, the success fee, and the escalation bundles' opt-ins (on Claim)."""
 
-from piccolo.columns import JSON, ForeignKey, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import JSON, ForeignKey, Integer, Serial, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -11,6 +11,8 @@ from app.tables.cases import Case, Claim
 
 class Phase(Table):
     """One step of a case's timeline; every deadline lies before the case's limit (R612-5, `Case.ends_at`)."""
+
+    id: Serial  # added by Piccolo (primary key); declared for type checkers only
 
     case = ForeignKey(references=Case, index=True)
     position = Integer()  # order on the timeline, 1..n
@@ -23,6 +25,8 @@ class Phase(Table):
 
 class DeadlineExtension(Table):
     """The mediator pushed the case's limit beyond 90 days (R612-5: with a reason, every party told at once)."""
+
+    id: Serial  # added by Piccolo (primary key); declared for type checkers only
 
     case = ForeignKey(references=Case, index=True)
     previous_ends_at = Timestamptz()
@@ -38,6 +42,8 @@ class Proposal(Table):
     Amending makes a new row with the same `number` and the next `version`; older versions stay readable
     (status "superseded"). Unique per (case, number, version), see the migration.
     """
+
+    id: Serial  # added by Piccolo (primary key); declared for type checkers only
 
     case = ForeignKey(references=Case, index=True)
     number = Integer()  # 1, 2, ... within the case
@@ -63,6 +69,8 @@ class Proposal(Table):
 class Vote(Table):
     """A consumer's indicative vote on one proposal version (unique per pair; it binds no one)."""
 
+    id: Serial  # added by Piccolo (primary key); declared for type checkers only
+
     proposal = ForeignKey(references=Proposal, index=True)
     consumer = ForeignKey(references=User)
     choice = Varchar(length=8)  # yes, no, abstain
@@ -73,6 +81,8 @@ class Vote(Table):
 
 class Decision(Table):
     """A consumer's own accept / refuse on one proposal version, with the amount they saw (unique per pair)."""
+
+    id: Serial  # added by Piccolo (primary key); declared for type checkers only
 
     proposal = ForeignKey(references=Proposal, index=True)
     claim = ForeignKey(references=Claim, index=True)
@@ -89,6 +99,8 @@ class Agreement(Table):
 
     Unique per (proposal, claim): finalization run twice makes it once.
     """
+
+    id: Serial  # added by Piccolo (primary key); declared for type checkers only
 
     case = ForeignKey(references=Case, index=True)
     proposal = ForeignKey(references=Proposal, index=True)
@@ -109,6 +121,8 @@ class Agreement(Table):
 class CollectiveRecord(Table):
     """The record of a finalized proposal: who accepted, refused or stayed silent; countersigned once for all."""
 
+    id: Serial  # added by Piccolo (primary key); declared for type checkers only
+
     case = ForeignKey(references=Case, index=True)
     proposal = ForeignKey(references=Proposal, unique=True)
     stored_name = Varchar(length=64, unique=True)
@@ -126,6 +140,8 @@ class Certificate(Table):
     Its dates are those that matter for limitation periods (art. 2238 of the Civil Code). One per claim.
     """
 
+    id: Serial  # added by Piccolo (primary key); declared for type checkers only
+
     case = ForeignKey(references=Case, index=True)
     claim = ForeignKey(references=Claim, unique=True)
     consumer = ForeignKey(references=User, index=True)
@@ -139,6 +155,8 @@ class Certificate(Table):
 
 class Fee(Table):
     """The platform's success fee for a case, computed from the signed agreements and owed by the company."""
+
+    id: Serial  # added by Piccolo (primary key); declared for type checkers only
 
     case = ForeignKey(references=Case, unique=True)
     agreements = Integer(default=0)

@@ -5,6 +5,7 @@ from piccolo.columns import (
     Date,
     ForeignKey,
     Integer,
+    Serial,
     Text,
     Timestamptz,
     Varchar,
@@ -16,6 +17,7 @@ from app.tables.accounts import User
 
 
 class Company(Table):
+    id: Serial  # added by Piccolo (primary key); declared for type checkers only
     name = Varchar(length=120, index=True)
     siren = Varchar(length=9, null=True, default=None, unique=True)
     website = Varchar(length=200, default="")
@@ -28,6 +30,8 @@ class Company(Table):
 class CompanyMember(Table):
     """A company representative's link to their company (unique per pair, see the migration)."""
 
+    id: Serial  # added by Piccolo (primary key); declared for type checkers only
+
     company = ForeignKey(references=Company, index=True)
     user = ForeignKey(references=User, index=True)
     joined_at = Timestamptz(default=TimestamptzNow())
@@ -35,6 +39,8 @@ class CompanyMember(Table):
 
 class CompanyInvite(Table):
     """A link by which a representative joins a company; only its SHA-256 is stored."""
+
+    id: Serial  # added by Piccolo (primary key); declared for type checkers only
 
     company = ForeignKey(references=Company, index=True)
     email = Varchar(length=254)
@@ -47,6 +53,7 @@ class CompanyInvite(Table):
 
 
 class Case(Table, tablename="dispute_case"):
+    id: Serial  # added by Piccolo (primary key); declared for type checkers only
     company = ForeignKey(references=Company, index=True)
     title = Varchar(length=160)
     problem = Text()
@@ -71,6 +78,8 @@ class Case(Table, tablename="dispute_case"):
 class Claim(Table):
     """One consumer's participation in a case (one per consumer and case, see the migration)."""
 
+    id: Serial  # added by Piccolo (primary key); declared for type checkers only
+
     case = ForeignKey(references=Case, index=True)
     consumer = ForeignKey(references=User, index=True)
     facts = Text()
@@ -89,6 +98,8 @@ class Claim(Table):
 class Evidence(Table):
     """A file attached to a claim, stored outside the static folder under a random name."""
 
+    id: Serial  # added by Piccolo (primary key); declared for type checkers only
+
     claim = ForeignKey(references=Claim, index=True)
     kind = Varchar(length=16, default="evidence")  # "evidence" or "complaint" (proof of the prior complaint)
     original_name = Varchar(length=120)
@@ -102,6 +113,8 @@ class Evidence(Table):
 class ClaimReview(Table):
     """An admissibility decision (L612-2) with its checklist; the latest one is the claim's status."""
 
+    id: Serial  # added by Piccolo (primary key); declared for type checkers only
+
     claim = ForeignKey(references=Claim, index=True)
     reviewer = ForeignKey(references=User)
     decision = Varchar(length=16)  # admitted / needs_info / rejected
@@ -112,6 +125,8 @@ class ClaimReview(Table):
 
 class CaseInvitation(Table):
     """The company's invitation to mediation for one case, answered once before its deadline."""
+
+    id: Serial  # added by Piccolo (primary key); declared for type checkers only
 
     case = ForeignKey(references=Case, index=True)
     email = Varchar(length=254)
@@ -128,6 +143,8 @@ class CaseInvitation(Table):
 class MediatorAssignment(Table):
     """A mediator assigned to a case, their independence declaration (R613-1), and its end if replaced."""
 
+    id: Serial  # added by Piccolo (primary key); declared for type checkers only
+
     case = ForeignKey(references=Case, index=True)
     mediator = ForeignKey(references=User, index=True)
     assigned_by = ForeignKey(references=User, null=True)
@@ -140,6 +157,7 @@ class MediatorAssignment(Table):
 
 
 class MediatorObjection(Table):
+    id: Serial  # added by Piccolo (primary key); declared for type checkers only
     assignment = ForeignKey(references=MediatorAssignment, index=True)
     objector = ForeignKey(references=User)
     reason = Text()
@@ -151,6 +169,8 @@ class MediatorObjection(Table):
 
 class AuditEvent(Table):
     """Who did what to a case, and when: the record the legal rules ask for."""
+
+    id: Serial  # added by Piccolo (primary key); declared for type checkers only
 
     case = ForeignKey(references=Case, null=True, index=True)
     actor = ForeignKey(references=User, null=True)

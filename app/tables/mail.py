@@ -2,7 +2,7 @@
 
 from enum import StrEnum
 
-from piccolo.columns import Integer, Text, Timestamptz, Varchar
+from piccolo.columns import Integer, Serial, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -16,6 +16,7 @@ class MailStatus(StrEnum):
 
 
 class OutboxMail(Table):
+    id: Serial  # added by Piccolo (primary key); declared for type checkers only
     to_address = Varchar(length=254)
     subject = Varchar(length=200)
     body_text = Text()

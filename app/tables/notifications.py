@@ -1,6 +1,6 @@
 """In-app notifications and the reminders the scheduler sends once each."""
 
-from piccolo.columns import JSON, Boolean, ForeignKey, Text, Timestamptz, Varchar
+from piccolo.columns import JSON, Boolean, ForeignKey, Serial, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -10,6 +10,8 @@ from app.tables.cases import Case
 
 class Notification(Table):
     """One event for one user, written in their language; mailed at once, in a daily digest, or not."""
+
+    id: Serial  # added by Piccolo (primary key); declared for type checkers only
 
     user = ForeignKey(references=User, index=True)
     case = ForeignKey(references=Case, null=True)
@@ -26,6 +28,8 @@ class Notification(Table):
 
 class Reminder(Table):
     """Work due at a time, with a unique key so that it is created and sent once."""
+
+    id: Serial  # added by Piccolo (primary key); declared for type checkers only
 
     key = Varchar(length=160, unique=True)
     kind = Varchar(length=40)

@@ -1,6 +1,6 @@
 """The mediation room: spaces per case, their messages, and what each participant has read or accepted."""
 
-from piccolo.columns import ForeignKey, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import ForeignKey, Integer, Serial, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -10,6 +10,8 @@ from app.tables.cases import Case
 
 class Space(Table):
     """One conversation of a case: plenary, consumers' caucus, company caucus, or mediator ↔ one participant."""
+
+    id: Serial  # added by Piccolo (primary key); declared for type checkers only
 
     case = ForeignKey(references=Case, index=True)
     kind = Varchar(length=12)  # plenary, consumers, company, direct
@@ -21,6 +23,8 @@ class Space(Table):
 
 class Message(Table):
     """A message, committed before it is announced; `seq` increases per space (unique with it)."""
+
+    id: Serial  # added by Piccolo (primary key); declared for type checkers only
 
     space = ForeignKey(references=Space, index=True)
     seq = Integer()
@@ -36,6 +40,8 @@ class Message(Table):
 class MessageAttachment(Table):
     """A file attached to a message, under the evidence rules (checked content, stored outside static)."""
 
+    id: Serial  # added by Piccolo (primary key); declared for type checkers only
+
     message = ForeignKey(references=Message, index=True)
     original_name = Varchar(length=120)
     stored_name = Varchar(length=64, unique=True)
@@ -47,6 +53,8 @@ class MessageAttachment(Table):
 class CharterAcceptance(Table):
     """The confidentiality charter (L612-3), accepted once per case and participant, with its time."""
 
+    id: Serial  # added by Piccolo (primary key); declared for type checkers only
+
     case = ForeignKey(references=Case, index=True)
     user = ForeignKey(references=User)
     accepted_at = Timestamptz(default=TimestamptzNow())
@@ -54,6 +62,8 @@ class CharterAcceptance(Table):
 
 class SpaceRead(Table):
     """How far a participant has read a space, and where their previous visit ended (the "new" marker)."""
+
+    id: Serial  # added by Piccolo (primary key); declared for type checkers only
 
     space = ForeignKey(references=Space, index=True)
     user = ForeignKey(references=User)
@@ -65,6 +75,8 @@ class SpaceRead(Table):
 class Pseudonym(Table):
     """How a consumer appears to other consumers of a case: stable, unique within the case."""
 
+    id: Serial  # added by Piccolo (primary key); declared for type checkers only
+
     case = ForeignKey(references=Case, index=True)
     user = ForeignKey(references=User)
     name = Varchar(length=40)
@@ -72,6 +84,8 @@ class Pseudonym(Table):
 
 class Mute(Table):
     """The mediator silences a participant of a case until a time."""
+
+    id: Serial  # added by Piccolo (primary key); declared for type checkers only
 
     case = ForeignKey(references=Case, index=True)
     user = ForeignKey(references=User)
@@ -83,6 +97,8 @@ class Mute(Table):
 
 class MessageReport(Table):
     """A participant reports a message to the mediator."""
+
+    id: Serial  # added by Piccolo (primary key); declared for type checkers only
 
     message = ForeignKey(references=Message, index=True)
     reporter = ForeignKey(references=User)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from app.domain.agreements import SIGNING_PERIOD, can_countersign, signing_deadline
-from app.domain.fees import FeeRule, compute_fee, invoice_number, percent_to_basis_points
+from app.domain.fees import FeeRule, compute_fee, invoice_number
 
 
 def test_the_fee_is_a_percentage_of_the_signed_amounts_rounded_half_up() -> None:
@@ -31,18 +29,6 @@ def test_per_agreement_amount_and_minimum() -> None:
     assert compute_fee([0, 0], FeeRule(basis_points=500, per_agreement_cents=1_500)).amount_cents == 3_000
     # A negative amount (never expected) does not lower the basis
     assert compute_fee([-500, 1_000], FeeRule(basis_points=1_000)).basis_cents == 1_000
-
-
-@pytest.mark.parametrize(("text", "points"), [("5", 500), ("2.5", 250), ("2,5", 250), (" 0 ", 0), ("100", 10_000),
-                                              ("12.345", 1_235)])
-def test_percentages_from_the_environment(text: str, points: int) -> None:
-    assert percent_to_basis_points(text) == points
-
-
-@pytest.mark.parametrize("text", ["", "five", "-1", "101", "nan", "inf"])
-def test_bad_percentages_are_refused(text: str) -> None:
-    with pytest.raises(ValueError):
-        percent_to_basis_points(text)
 
 
 def test_an_invoice_number_follows_from_the_case() -> None:

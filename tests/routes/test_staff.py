@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.actions.mediation import back_office_summary
+from app.actions.backoffice import back_office_summary
 from app.tables import AuditEvent, Case, Company, CompanyInvite, Role
 from tests.factories import assign, make_account, make_claim, make_world, unique_email
 from tests.factories.mediation import make_case, make_company

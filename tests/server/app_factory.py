@@ -15,11 +15,11 @@ from litestar import Litestar
 
 def create_app() -> Litestar:
     from app.asgi import create_app as create_real_app
-    from app.routes import stream
+    from app.live import hub
     from app.settings import get_settings
 
-    stream.HEARTBEAT_S = float(os.environ.get("CLF_TEST_HEARTBEAT_S", stream.HEARTBEAT_S))
-    stream.MEMBERSHIP_CHECK_S = float(os.environ.get("CLF_TEST_MEMBERSHIP_S", stream.MEMBERSHIP_CHECK_S))
+    hub.HEARTBEAT_S = float(os.environ.get("CLF_TEST_HEARTBEAT_S", hub.HEARTBEAT_S))
+    hub.MEMBERSHIP_CHECK_S = float(os.environ.get("CLF_TEST_MEMBERSHIP_S", hub.MEMBERSHIP_CHECK_S))
     settings = get_settings()
     if idle := os.environ.get("CLF_TEST_SESSION_IDLE_S"):
         settings = dataclasses.replace(settings, session_idle_minutes=float(idle) / 60)  # type: ignore[arg-type]

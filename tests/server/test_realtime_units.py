@@ -12,7 +12,7 @@ import warnings
 import pytest
 
 from app import realtime
-from app.routes.stream import RELOAD, SESSION_GRACE_S, Mailbox, encode_change, resume_point, stream_deadline
+from app.live import RELOAD, SESSION_GRACE_S, Mailbox, encode_change, resume_point, stream_deadline
 from app.settings import get_settings
 
 
