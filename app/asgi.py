@@ -24,10 +24,9 @@ from litestar.stores.redis import RedisStore
 from litestar.template.config import TemplateConfig
 from piccolo.engine.sqlite import SQLiteEngine
 
-from app import i18n, observability, realtime
+from app import i18n
 from app.actions.errors import CharterRequired, Forbidden, NotFound, Refused
-from app.db import close_pool, engine, open_pool, prepare_sqlite
-from app.errors import (
+from app.http.errors import (
     handle_charter_required,
     handle_forbidden,
     handle_http_exception,
@@ -36,6 +35,12 @@ from app.errors import (
     handle_storage_unavailable,
     handle_unexpected,
 )
+from app.http.security import RotatingSessionConfig, make_security_headers_hook
+from app.http.sessions import DatabaseSessionStore
+from app.platform import observability, realtime
+from app.platform.db import close_pool, engine, open_pool, prepare_sqlite
+from app.platform.storage import StorageUnavailable
+from app.platform.templating import environment
 from app.routes.accounts import AccountController
 from app.routes.agreements import AgreementController, CaseAgreementsController, CertificateController
 from app.routes.cases import CaseController, ClaimController, EvidenceController
@@ -55,11 +60,7 @@ from app.routes.space import MySpaceController
 from app.routes.staff import StaffController
 from app.routes.stream import StreamController
 from app.routes.timeline import TimelineController
-from app.security import RotatingSessionConfig, make_security_headers_hook
-from app.sessions import DatabaseSessionStore
 from app.settings import Settings, get_settings
-from app.storage import StorageUnavailable
-from app.templating import environment
 
 STATIC_DIR = Path(__file__).parent / "static"
 THROTTLED_POSTS = {"/login", "/signup", "/password/forgot"}
@@ -67,7 +68,7 @@ logger = logging.getLogger("clf")
 
 
 def make_stores(settings: Settings) -> dict[str, Store]:
-    """Sessions in the database (app/sessions.py says why); rate-limit counters in Redis when configured (shared
+    """Sessions in the database (app/http/sessions.py says why); rate-limit counters in Redis when configured (shared
     by all processes), else in memory."""
     if settings.redis_url:
         root = RedisStore(realtime.resilient_redis(settings.redis_url), namespace=settings.redis_prefix,

@@ -10,7 +10,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from app import backup
+from app.platform import backup
 from app.settings import get_settings
 
 if TYPE_CHECKING:
@@ -30,8 +30,8 @@ DEMO_ACCOUNTS = [
 
 async def migrate() -> None:
     """Apply every pending migration, on whichever engine DATABASE_URL selects; safe with several processes
-    starting together (app/migrations.py)."""
-    from app.migrations import migrate_under_lock
+    starting together (app/platform/migrations.py)."""
+    from app.platform.migrations import migrate_under_lock
 
     await migrate_under_lock(get_settings())
 
@@ -190,7 +190,7 @@ def serve(host: str, port: int, *, worker: bool, scheduler: bool) -> None:
     """The web app under uvicorn; the Dramatiq worker and the scheduler run inside it when asked."""
     import uvicorn
 
-    from app.observability import uvicorn_logging
+    from app.platform.observability import uvicorn_logging
 
     os.environ["EMBEDDED_WORKER"] = "1" if worker else "0"
     os.environ["EMBEDDED_SCHEDULER"] = "1" if scheduler else "0"

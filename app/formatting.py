@@ -1,5 +1,5 @@
 """Display formatting for pages, mails and PDFs (dates, money) in the current language; registered once as Jinja
-filters and globals in `app.web`."""
+filters and globals in `app.http.web`."""
 
 from __future__ import annotations
 

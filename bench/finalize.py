@@ -31,7 +31,7 @@ async def build_case(consumers: int) -> int:
 
     from app.cli import migrate
     from app.domain.notices import recorded_notices
-    from app.passwords import hash_password
+    from app.platform.passwords import hash_password
     from app.tables import Case, Claim, Company, CompanyMember, Decision, Proposal, Role, User
 
     await migrate()
@@ -106,7 +106,7 @@ async def run_job(proposal_id: int) -> tuple[float, int, int]:
 
 
 async def main(consumers: int) -> None:
-    from app.db import engine
+    from app.platform.db import engine
     from app.settings import get_settings
 
     db = engine()

@@ -27,7 +27,7 @@ async def main() -> None:
 
     from app.asgi import create_app
     from app.cli import migrate
-    from app.templating import STATIC_DIR
+    from app.platform.templating import STATIC_DIR
 
     await migrate()
     timings: list[float] = []

@@ -65,8 +65,8 @@ async def make_room(consumers: int) -> Room:
     from app.actions.room import ensure_spaces, shared_space_id
     from app.asgi import make_stores
     from app.cli import migrate
-    from app.passwords import hash_password
-    from app.security import RotatingSessionBackend
+    from app.http.security import RotatingSessionBackend
+    from app.platform.passwords import hash_password
     from app.settings import get_settings
     from app.tables import Case, CharterAcceptance, Claim, Company, CompanyMember, MediatorAssignment, Role, User
 

@@ -103,7 +103,7 @@ async def main() -> None:
     try:
         from app.actions.cases import search_cases, similar_cases
         from app.cli import migrate
-        from app.db import engine, prepare_sqlite
+        from app.platform.db import engine, prepare_sqlite
 
         db = engine()
         await migrate()

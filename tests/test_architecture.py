@@ -190,3 +190,54 @@ def test_the_actions_base_and_the_formatting_import_nothing_above_them() -> None
     base_imports = {module for module in graph["app.actions.base"] if module.startswith(("app.actions", "workers"))}
     assert base_imports == {"app.actions.errors"}
     assert not {module for module in graph["app.formatting"] if module.startswith(("app.actions", "workers"))}
+
+
+# What each part may import among the project's own parts (ARCHITECTURE.md draws it). A module belongs to the
+# longest prefix listed; the foundation (settings, i18n, formatting) is allowed everywhere.
+FOUNDATION = ("app.settings", "app.i18n", "app.formatting")
+MAY_IMPORT: dict[str, tuple[str, ...]] = {
+    "app.domain": ("app.domain",),
+    "app.tables": ("app.tables",),
+    "app.platform": ("app.platform", "app.domain", "app.tables"),
+    "app.actions": ("app.actions", "app.platform", "app.domain", "app.tables"),
+    "workers": ("workers", "app.actions", "app.platform", "app.domain", "app.tables"),
+    "app.live": ("app.live", "app.actions", "app.platform", "app.domain", "app.tables"),
+    "app.http": ("app.http", "app.actions", "app.platform", "app.domain", "app.tables"),
+    "app.routes": ("app.routes", "app.http", "app.live", "app.actions", "app.platform", "app.domain", "app.tables",
+                   "workers"),
+}
+FREE = ("app.asgi", "app.cli", "app.piccolo_app", "app.settings", "app.i18n", "app.formatting", "app")
+
+
+def part_of(module: str) -> str | None:
+    """The part a module belongs to (None: an entry point or the foundation, which may import anything below)."""
+    parts = [part for part in MAY_IMPORT if module == part or module.startswith(part + ".")]
+    return max(parts, key=len) if parts else None
+
+
+def layer_violations(graph: dict[str, set[str]]) -> list[str]:
+    """Every import that goes against MAY_IMPORT, as `importer -> imported`."""
+    found = []
+    for module, targets in sorted(graph.items()):
+        part = part_of(module)
+        if part is None:
+            continue
+        for target in sorted(targets):
+            allowed = MAY_IMPORT[part] + FOUNDATION
+            if not any(target == prefix or target.startswith(prefix + ".") for prefix in allowed):
+                found.append(f"{module} ({part}) -> {target}")
+    return found
+
+
+def test_layer_violations_names_an_import_against_the_arrows() -> None:
+    graph = {"app.actions.cases": {"app.http.web", "app.domain.cases"}, "app.domain.fees": {"app.settings"},
+             "app.asgi": {"app.routes.cases"}}
+    assert layer_violations(graph) == ["app.actions.cases (app.actions) -> app.http.web"]
+
+
+def test_every_part_imports_only_the_parts_below_it() -> None:
+    # Given every import of app/ and workers/, deferred ones included
+    graph = import_graph(ROOT)
+    assert {part_of(module) for module in graph} >= set(MAY_IMPORT)  # every part exists and is checked
+    # Then none goes up or sideways against the arrows of ARCHITECTURE.md
+    assert layer_violations(graph) == [], "imports against the layers:\n" + "\n".join(layer_violations(graph))

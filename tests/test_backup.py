@@ -89,8 +89,8 @@ async def _write_evidence_until(stop_file: Path) -> None:
     import secrets
 
     from app.actions.claims import evidence_path
-    from app.db import engine, prepare_sqlite, write_transaction
-    from app.storage import write_file
+    from app.platform.db import engine, prepare_sqlite, write_transaction
+    from app.platform.storage import write_file
     from app.tables import Evidence, OutboxMail, Role
     from tests.factories import make_account, pdf_bytes
     from tests.factories.cases import make_case
@@ -171,7 +171,7 @@ def test_a_backup_taken_while_the_app_writes_restores_every_acknowledged_row_and
 
         # When a backup runs while it writes
         before = writer.acknowledged()
-        result = run(live, "app.backup", "backup")
+        result = run(live, "app.platform.backup", "backup")
         during = writer.acknowledged()
         writer.wait_for(len(during) + 5)
     finally:
@@ -191,7 +191,7 @@ def test_a_backup_taken_while_the_app_writes_restores_every_acknowledged_row_and
 
     # When it is restored into a fresh VAR_DIR
     restored = tmp_path / "restored"
-    result = run(restored, "app.backup", "restore", str(archive))
+    result = run(restored, "app.platform.backup", "restore", str(archive))
     assert result.returncode == 0, result.stderr
     assert "evidence" in result.stdout
 
@@ -214,10 +214,10 @@ def test_a_backup_taken_while_the_app_writes_restores_every_acknowledged_row_and
 
     # And a second backup does not hold the first, and a second restore over the restored data is refused
     time.sleep(1)
-    assert run(live, "app.backup", "backup").returncode == 0
+    assert run(live, "app.platform.backup", "backup").returncode == 0
     newest = sorted((live / "backups").glob("clf-backup-*.tar.gz"))[-1]
     assert not [name for name in members_of(newest) if "clf-backup-" in name]
-    again = run(restored, "app.backup", "restore", str(newest))
+    again = run(restored, "app.platform.backup", "restore", str(newest))
     assert again.returncode == 1 and "already holds data" in again.stderr
 
 
@@ -227,13 +227,13 @@ def small_backup(tmp_path_factory: pytest.TempPathFactory) -> Path:
     live = migrated(tmp_path_factory.mktemp("small") / "var")
     (live / "evidence").mkdir(mode=0o700)
     (live / "evidence" / "0123abcd").write_bytes(b"%PDF-1.4 evidence\n")
-    result = run(live, "app.backup", "backup")
+    result = run(live, "app.platform.backup", "backup")
     assert result.returncode == 0, result.stderr
     return the_archive(live)
 
 
 def test_the_archive_restores_into_an_empty_var_dir(small_backup: Path, tmp_path: Path) -> None:
-    result = run(tmp_path / "var", "app.backup", "restore", str(small_backup))
+    result = run(tmp_path / "var", "app.platform.backup", "restore", str(small_backup))
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "var" / "evidence" / "0123abcd").read_bytes() == b"%PDF-1.4 evidence\n"
 
@@ -246,7 +246,7 @@ def test_an_archive_with_one_byte_changed_is_refused_and_restores_nothing(small_
     tampered = write_archive(tmp_path / "tampered.tar.gz", members)
 
     # When it is restored
-    result = run(tmp_path / "var", "app.backup", "restore", str(tampered))
+    result = run(tmp_path / "var", "app.platform.backup", "restore", str(tampered))
 
     # Then it is refused, naming the member, and nothing is written
     assert result.returncode == 1
@@ -260,7 +260,7 @@ def test_an_archive_damaged_on_disk_is_refused_and_restores_nothing(small_backup
     damaged = tmp_path / "damaged.tar.gz"
     damaged.write_bytes(bytes(raw))
 
-    result = run(tmp_path / "var", "app.backup", "restore", str(damaged))
+    result = run(tmp_path / "var", "app.platform.backup", "restore", str(damaged))
 
     assert result.returncode == 1 and "refused" in result.stderr
     assert nothing_restored(tmp_path / "var")
@@ -278,7 +278,7 @@ def test_a_member_outside_var_dir_is_refused(small_backup: Path, tmp_path: Path,
     target = tmp_path / "deep" / "var"
 
     # When it is restored
-    result = run(target, "app.backup", "restore", str(hostile))
+    result = run(target, "app.platform.backup", "restore", str(hostile))
 
     # Then it is refused and nothing is written, inside VAR_DIR or out
     assert result.returncode == 1
@@ -296,7 +296,7 @@ def test_a_symbolic_link_member_is_refused(small_backup: Path, tmp_path: Path) -
 
     hostile = write_archive(tmp_path / "link.tar.gz", members, tweak=as_link)
 
-    result = run(tmp_path / "var", "app.backup", "restore", str(hostile))
+    result = run(tmp_path / "var", "app.platform.backup", "restore", str(hostile))
 
     assert result.returncode == 1 and "not a regular file" in result.stderr
     assert nothing_restored(tmp_path / "var")
@@ -310,7 +310,7 @@ def test_on_postgresql_the_archive_holds_the_files_and_says_to_use_pg_dump(tmp_p
     (tmp_path / "var" / "evidence" / "0123abcd").write_bytes(b"%PDF-1.4 evidence\n")
 
     # When it is backed up
-    result = subprocess.run([sys.executable, "-m", "app.backup", "backup"], cwd=ROOT, env=env, text=True,
+    result = subprocess.run([sys.executable, "-m", "app.platform.backup", "backup"], cwd=ROOT, env=env, text=True,
                             capture_output=True, timeout=180)
 
     # Then the archive holds the files, no database, and both it and the command say how to dump the database
@@ -323,12 +323,13 @@ def test_on_postgresql_the_archive_holds_the_files_and_says_to_use_pg_dump(tmp_p
     assert "var/evidence/0123abcd" in members and not [name for name in members if name.startswith("database/")]
 
     # And it restores the files next to a PostgreSQL database, but not into a SQLite VAR_DIR
-    restored = subprocess.run([sys.executable, "-m", "app.backup", "restore", str(the_archive(tmp_path / "var"))],
+    restored = subprocess.run([sys.executable, "-m", "app.platform.backup", "restore",
+                               str(the_archive(tmp_path / "var"))],
                               cwd=ROOT, env=env | {"VAR_DIR": str(tmp_path / "restored")}, text=True,
                               capture_output=True, timeout=180)
     assert restored.returncode == 0, restored.stderr
     assert "pg_restore" in restored.stdout
     assert (tmp_path / "restored" / "evidence" / "0123abcd").read_bytes() == b"%PDF-1.4 evidence\n"
-    refused = run(tmp_path / "sqlite", "app.backup", "restore", str(the_archive(tmp_path / "var")))
+    refused = run(tmp_path / "sqlite", "app.platform.backup", "restore", str(the_archive(tmp_path / "var")))
     assert refused.returncode == 1 and "PostgreSQL" in refused.stderr
     assert nothing_restored(tmp_path / "sqlite")

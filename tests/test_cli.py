@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from app.cli import DEMO_ACCOUNTS, DEMO_PASSWORD, seed_demo
-from app.passwords import verify_password
+from app.platform.passwords import verify_password
 from app.tables import User
 from tests.factories import unique_email
 

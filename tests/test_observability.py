@@ -10,7 +10,7 @@ from pathlib import Path
 
 from litestar.testing import AsyncTestClient
 
-from app.observability import ACCESS_LOGGER, logging_config, uvicorn_logging
+from app.platform.observability import ACCESS_LOGGER, logging_config, uvicorn_logging
 from app.settings import get_settings
 from app.tables import Case
 from tests.factories import PASSWORD, case_values, claim_values, make_account
@@ -113,7 +113,7 @@ def test_uvicorn_gets_our_json_lines_and_no_access_log_of_its_own() -> None:
     options = uvicorn_logging(get_settings())
     assert options["access_log"] is False  # ours is on by default
     # The configuration, applied as uvicorn applies it, writes bare JSON lines to stderr
-    script = ("import logging, logging.config; from app.observability import logging_config, json_line; "
+    script = ("import logging, logging.config; from app.platform.observability import logging_config, json_line; "
               "logging.config.dictConfig(logging_config()); "
               "logging.getLogger('clf.access').info(json_line('clf.access', {'status': 200}))")
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)

@@ -1,4 +1,4 @@
-"""The SQLite engine's reused connections (app/db.py PooledSQLiteEngine), on a database file of its own."""
+"""The SQLite engine's reused connections (app/platform/db.py PooledSQLiteEngine), on a database file of its own."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from piccolo.querystring import QueryString
 
-from app.db import PooledSQLiteEngine
+from app.platform.db import PooledSQLiteEngine
 
 
 @pytest.fixture

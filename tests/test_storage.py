@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app.storage import StorageUnavailable, remove_files, write_file
+from app.platform.storage import StorageUnavailable, remove_files, write_file
 from tests.storage_faults import faulty_folder, temporary_files
 
 

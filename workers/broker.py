@@ -26,14 +26,14 @@ class DatabasePool(Middleware):
     """Opens a PostgreSQL pool on the worker's own event loop (an asyncpg pool is bound to one loop)."""
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        from app.db import open_pool
+        from app.platform.db import open_pool
 
         loop_thread = get_event_loop_thread()
         if loop_thread is not None:
             loop_thread.run_coroutine(open_pool(max_size=4))
 
     def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        from app.db import close_pool
+        from app.platform.db import close_pool
 
         loop_thread = get_event_loop_thread()
         if loop_thread is not None:

@@ -21,7 +21,7 @@ from dramatiq.broker import MessageProxy
 from dramatiq.middleware import Middleware, Retries
 from prometheus_client import Counter, Histogram, start_http_server
 
-from app.observability import JOBS_LOGGER, ensure_json_handler, json_line
+from app.platform.observability import JOBS_LOGGER, ensure_json_handler, json_line
 from app.settings import Settings, get_settings
 
 JOBS = Counter("clf_jobs", "Dramatiq jobs run, by actor and outcome (done, retried, failed, skipped).",

@@ -11,12 +11,12 @@ import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
+from app.actions.accounts import do_forget_expired_sessions
 from app.actions.agreements import do_sweep_finalizations
 from app.actions.mail import do_requeue_stale_mail
 from app.actions.notifications import do_claim_due_reminders, do_send_digests
 from app.actions.stored_files import do_sweep_orphan_files
 from app.actions.timeline import do_expire_cases
-from app.sessions import DatabaseSessionStore
 from app.settings import get_settings
 from app.tables import AccountToken
 
@@ -36,7 +36,7 @@ async def sweep_once(*, resume_all: bool = False) -> dict[str, int]:
     }
     deleted = await AccountToken.delete().where(AccountToken.expires_at < datetime.now(UTC)).returning(AccountToken.id)
     counts["tokens_expired"] = len(deleted)
-    counts["sessions_expired"] = await DatabaseSessionStore().delete_expired()
+    counts["sessions_expired"] = await do_forget_expired_sessions()
     return counts
 
 
@@ -59,7 +59,7 @@ async def run_forever(interval: float | None = None, *, resume_now: bool = False
 def main() -> None:
     """Scaled mode: the one scheduler process, beside `dramatiq workers.actors` processes."""
     import workers.actors  # noqa: F401  (register the actors on the Redis broker)
-    from app.db import open_pool
+    from app.platform.db import open_pool
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 

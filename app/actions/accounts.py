@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from app.actions.mail import do_queue_mail
-from app.db import write_transaction
 from app.domain.accounts import (
     FormErrors,
     check_display_name,
@@ -18,8 +17,9 @@ from app.domain.accounts import (
     normalize_email,
 )
 from app.i18n import _
-from app.passwords import hash_password, needs_rehash, verify_password
-from app.tables import AccountToken, Role, TokenPurpose, User
+from app.platform.db import write_transaction
+from app.platform.passwords import hash_password, needs_rehash, verify_password
+from app.tables import AccountToken, Role, TokenPurpose, User, WebSession
 
 TOKEN_LIFETIMES = {
     TokenPurpose.verify_email: timedelta(days=3),
@@ -262,7 +262,7 @@ async def do_create_user(*, email: str, display_name: str, password: str, role: 
 
 async def active_session_versions(user_ids: Iterable[int]) -> dict[int, int]:
     """The session version of each of these users who is still active: a session made under another version (the
-    password changed or was reset since), or of a deactivated user, is over (as app.auth.current_user decides)."""
+    password changed or was reset since), or of a deactivated user, is over (as app.http.auth.current_user decides)."""
     unique = sorted(set(user_ids))
     versions: dict[int, int] = {}
     for start in range(0, len(unique), 500):
@@ -270,3 +270,9 @@ async def active_session_versions(user_ids: Iterable[int]) -> dict[int, int]:
                 User.id.is_in(unique[start:start + 500]), User.is_active.eq(True)):
             versions[row["id"]] = row["session_version"]
     return versions
+
+
+async def do_forget_expired_sessions() -> int:
+    """Delete the web sessions whose time is up (the scheduler, every sweep); returns how many."""
+    gone = await WebSession.delete().where(WebSession.expires_at <= datetime.now(UTC)).returning(WebSession.id)
+    return len(gone)

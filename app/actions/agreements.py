@@ -36,8 +36,6 @@ from app.actions.certificates import (
 )
 from app.actions.errors import NotFound, Refused
 from app.actions.notifications import N_, do_cancel_reminders, do_notify, do_schedule_reminder, reminder_handler
-from app.db import after_commit, write_transaction
-from app.documents import store_document
 from app.domain.accounts import FormErrors
 from app.domain.agreements import (
     FIRST_SIGN_REMINDER,
@@ -51,8 +49,10 @@ from app.domain.notices import shown_notices
 from app.domain.proposals import amount_for
 from app.formatting import iso_day
 from app.i18n import DEFAULT_LANGUAGE, _, language_of
-from app.passwords import verify_password
-from app.pdfs import (
+from app.platform.db import after_commit, write_transaction
+from app.platform.documents import store_document
+from app.platform.passwords import verify_password
+from app.platform.pdfs import (
     AgreementDoc,
     CollectiveRecordDoc,
     InvoiceDoc,

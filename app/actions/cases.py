@@ -16,12 +16,12 @@ from app.actions.directory import find_or_create_company
 from app.actions.errors import Forbidden
 from app.actions.notifications import N_, do_notify
 from app.actions.reviews import do_schedule_review_reminders
-from app.db import write_transaction
 from app.domain.accounts import FormErrors
 from app.domain.cases import category_label, check_case, check_claim, check_company
 from app.domain.lifecycle import CLAIM_STATES_ACTIVE, CaseStatus, ClaimStatus
 from app.domain.search import fts5_query, index_text, query_terms, tsquery
 from app.i18n import _
+from app.platform.db import write_transaction
 from app.tables import AuditEvent, Case, Claim, Company, Role, User
 
 PARIS = ZoneInfo("Europe/Paris")

@@ -12,9 +12,9 @@ from typing import Any
 from app.actions.access import case_access
 from app.actions.errors import NotFound
 from app.actions.notifications import N_, do_notify
-from app.documents import store_document
 from app.domain.agreements import CERTIFICATE_REASONS
-from app.pdfs import CertificateDoc, certificate_pdf
+from app.platform.documents import store_document
+from app.platform.pdfs import CertificateDoc, certificate_pdf
 from app.tables import Case, Certificate, Claim, Company, User
 
 

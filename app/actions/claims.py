@@ -1,7 +1,7 @@
 """A consumer's claim in a case: file it (join the case), edit or complete it, withdraw it, and its evidence files.
 
 Evidence files live under VAR_DIR/evidence/ with random names (never in the static folder), are checked
-by their content, written (app.storage) before their rows are committed, and are served only through
+by their content, written (app.platform.storage) before their rows are committed, and are served only through
 `evidence_for_viewer`.
 """
 
@@ -24,7 +24,6 @@ from app.actions.cases import today
 from app.actions.errors import Forbidden, NotFound, Refused
 from app.actions.notifications import N_, do_cancel_reminders, do_notify
 from app.actions.reviews import do_schedule_review_reminders
-from app.db import after_commit, write_transaction
 from app.domain.accounts import FormErrors
 from app.domain.cases import ClaimInput, check_claim
 from app.domain.evidence import (
@@ -45,8 +44,9 @@ from app.domain.lifecycle import (
     next_claim_status,
 )
 from app.i18n import _
+from app.platform.db import after_commit, write_transaction
+from app.platform.storage import remove_files, write_file
 from app.settings import Settings, get_settings
-from app.storage import remove_files, write_file
 from app.tables import AuditEvent, Case, Claim, Evidence, Role, User
 
 

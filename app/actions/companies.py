@@ -12,10 +12,10 @@ from app.actions.accounts import SignupForm, check_signup, do_create_user, do_si
 from app.actions.base import like_pattern, record
 from app.actions.errors import NotFound, Refused
 from app.actions.mail import do_queue_mail
-from app.db import write_transaction
 from app.domain.accounts import FormErrors, normalize_email
 from app.domain.deadlines import COMPANY_INVITE_DAYS
 from app.i18n import _
+from app.platform.db import write_transaction
 from app.tables import Case, Company, CompanyInvite, CompanyMember, Role, User
 
 

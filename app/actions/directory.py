@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from piccolo.query.functions.aggregate import Count
 
 from app.actions.access import PUBLIC_CASE_STATES
-from app.db import write_transaction
 from app.domain.cases import CompanyInput
 from app.domain.search import fold, words
+from app.platform.db import write_transaction
 from app.tables import AuditEvent, Case, Company, User
 
 DIRECTORY_PAGE = 30

@@ -1,6 +1,6 @@
 """What an action answers when it will not do what it was asked: the project's own exceptions, which know no HTTP.
 
-create_app (app/asgi.py) turns each into its page, once, with app/errors.py: NotFound a 404, Forbidden a 403,
+create_app (app/asgi.py) turns each into its page, once, with app/http/errors.py: NotFound a 404, Forbidden a 403,
 CharterRequired the room's door, Refused its message with its status. A route that answers otherwise catches
 them by name (the stream answers CharterRequired with a 403: it is no page to be sent to the charter from).
 """

@@ -18,8 +18,8 @@ from app.actions.claims import claim_evidence, evidence_path
 from app.actions.companies import require_staff
 from app.actions.errors import NotFound, Refused
 from app.actions.timeline import certificate_of, escalation_allowed
-from app.documents import read_document
 from app.i18n import _
+from app.platform.documents import read_document
 from app.tables import Case, Certificate, Claim, Company, Evidence, Message, User
 
 # Cells a spreadsheet would run as a formula (CSV injection): prefixed with a quote.

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from app import signing
 from app.actions.access import claim_for_viewer, is_company_member
 from app.actions.base import (
     active_consumer_ids,
@@ -24,7 +23,6 @@ from app.actions.companies import add_member, mail_language, plausible_token, re
 from app.actions.errors import NotFound, Refused
 from app.actions.mail import do_queue_mail
 from app.actions.notifications import N_, do_cancel_reminders, do_notify, do_schedule_reminder, reminder_handler
-from app.db import write_transaction
 from app.domain.accounts import FormErrors, normalize_email
 from app.domain.deadlines import invitation_deadline, invitation_reminders, parse_invitation_days
 from app.domain.lifecycle import (
@@ -36,6 +34,8 @@ from app.domain.lifecycle import (
 )
 from app.formatting import iso_day
 from app.i18n import _
+from app.platform import signing
+from app.platform.db import write_transaction
 from app.tables import Case, CaseInvitation, Claim, Company, Reminder, Role, User
 
 PURPOSE = "case-invitation"

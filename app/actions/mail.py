@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 from app import i18n
 from app.actions import jobs
-from app.db import after_commit
-from app.mailer import build_message, send_mail
+from app.platform.db import after_commit
+from app.platform.mailer import build_message, send_mail
+from app.platform.templating import render
 from app.settings import get_settings
 from app.tables import MailStatus, OutboxMail
-from app.templating import render
 
 CLAIM_SECONDS = 60  # a send takes seconds (SMTP timeout 15 s per step); after a crash the mail is retried this soon
 MAX_BACKOFF_MS = 15 * 60 * 1000

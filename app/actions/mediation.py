@@ -16,7 +16,6 @@ from app.actions.base import (
 from app.actions.errors import NotFound, Refused
 from app.actions.notifications import N_, do_notify
 from app.actions.timeline import do_create_default_timeline
-from app.db import write_transaction
 from app.domain.deadlines import mediation_ends_at
 from app.domain.lifecycle import (
     CaseAction,
@@ -28,6 +27,7 @@ from app.domain.lifecycle import (
 )
 from app.formatting import iso_day
 from app.i18n import _
+from app.platform.db import write_transaction
 from app.tables import Case, Claim, User
 
 

@@ -18,10 +18,10 @@ from app.actions.base import (
 from app.actions.companies import require_staff
 from app.actions.errors import NotFound, Refused
 from app.actions.notifications import N_, do_notify
-from app.db import write_transaction
 from app.domain.accounts import FormErrors
 from app.domain.lifecycle import CLAIM_STATES_ACTIVE, CaseStatus
 from app.i18n import _
+from app.platform.db import write_transaction
 from app.tables import Case, MediatorAssignment, MediatorObjection, Role, User
 
 TEXT_MAX_LENGTH = 2000

@@ -16,7 +16,7 @@ from typing import Any
 from app import i18n
 from app.actions import jobs
 from app.actions.mail import do_queue_mail
-from app.db import after_commit, write_transaction
+from app.platform.db import after_commit, write_transaction
 from app.tables import AuditEvent, Notification, Reminder, User
 
 PAGE_SIZE = 30

@@ -19,7 +19,6 @@ from app.actions.base import mediation_party_ids, record, reminder_params
 from app.actions.errors import CharterRequired, NotFound, Refused
 from app.actions.notifications import N_, do_cancel_reminders, do_notify, do_schedule_reminder, reminder_handler
 from app.actions.room import ROOM_STATES, charter_accepted, party_of
-from app.db import engine, write_transaction
 from app.domain.accounts import FormErrors
 from app.domain.lifecycle import CaseStatus, ClaimStatus
 from app.domain.notices import recorded_notices, shown_notices
@@ -48,6 +47,7 @@ from app.domain.proposals import (
 )
 from app.formatting import PARIS, euros, iso_day
 from app.i18n import _
+from app.platform.db import engine, write_transaction
 from app.settings import get_settings
 from app.tables import Case, CharterAcceptance, Claim, Decision, Proposal, User, Vote
 

@@ -16,7 +16,6 @@ from app.actions.base import (
 )
 from app.actions.errors import NotFound, Refused
 from app.actions.notifications import N_, do_cancel_reminders, do_notify, do_schedule_reminder, reminder_handler
-from app.db import write_transaction
 from app.domain.accounts import FormErrors
 from app.domain.admissibility import (
     DECISION_ACTIONS,
@@ -35,6 +34,7 @@ from app.domain.lifecycle import (
 )
 from app.formatting import PARIS, iso_day
 from app.i18n import _
+from app.platform.db import write_transaction
 from app.tables import Case, Claim, ClaimReview, Evidence, Reminder, User
 
 TO_REVIEW = [ClaimStatus.submitted.value, ClaimStatus.needs_info.value]

@@ -21,9 +21,9 @@ from piccolo.columns import Column
 
 from app.actions.claims import evidence_dir
 from app.actions.room import attachments_dir
-from app.documents import documents_dir
+from app.platform.documents import documents_dir
+from app.platform.storage import is_temporary
 from app.settings import Settings, get_settings
-from app.storage import is_temporary
 from app.tables import Agreement, Certificate, CollectiveRecord, Evidence, Fee, MessageAttachment
 
 logger = logging.getLogger("clf.storage")

@@ -14,7 +14,6 @@ from app.actions.access import CaseAccess, case_for_party
 from app.actions.base import mediation_party_ids, record, reminder_params
 from app.actions.errors import NotFound, Refused
 from app.actions.notifications import N_, do_cancel_reminders, do_notify, do_schedule_reminder, reminder_handler
-from app.db import write_transaction
 from app.domain.accounts import FormErrors
 from app.domain.lifecycle import CaseAction, CaseStatus, ClaimStatus, TransitionError, next_case_status
 from app.domain.timeline import (
@@ -40,6 +39,7 @@ from app.domain.timeline import (
 )
 from app.formatting import iso_day
 from app.i18n import _
+from app.platform.db import write_transaction
 from app.tables import (
     Agreement,
     Case,

@@ -2,7 +2,7 @@
 
 A stream first joins its space's hub (which is subscribed to the space's channel), then replays from the
 database what the browser has not seen (`seq > Last-Event-ID`, or `> ?after=` on the first connect), then
-goes live. A wake-up (app/realtime.py) is only a hint: the hub reads `seq > last sent` from the database, so
+goes live. A wake-up (app/platform/realtime.py) is only a hint: the hub reads `seq > last sent` from the database, so
 a lost wake-up loses nothing, and one connection never sends a seq twice. A browser too far behind gets a
 `reload` event instead of hundreds of messages. A comment line every HEARTBEAT_S keeps the connection open.
 

@@ -11,8 +11,8 @@ from typing import Any, Protocol
 from app import i18n
 from app.actions import room
 from app.live.wire import REPLAY_LIMIT, encode_message
+from app.platform.templating import environment
 from app.tables import Message, User
-from app.templating import environment
 
 
 class Viewer(Protocol):

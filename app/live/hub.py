@@ -13,15 +13,16 @@ from typing import Any
 
 from litestar.channels import ChannelsPlugin
 
-from app import i18n, realtime
+from app import i18n
 from app.actions import accounts, room
 from app.actions.errors import NotFound
 from app.live.fanout import fanout
 from app.live.mailbox import Mailbox
 from app.live.wire import OPENING, PING, RELOAD, REPLAY_LIMIT, encode_change
-from app.metrics import SSE_STREAMS_OPEN
+from app.platform import realtime
+from app.platform.metrics import SSE_STREAMS_OPEN
+from app.platform.templating import environment
 from app.tables import Message, Space, User
-from app.templating import environment
 
 logger = logging.getLogger("clf.stream")
 

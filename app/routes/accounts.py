@@ -18,11 +18,11 @@ from app.actions.accounts import (
     do_signup,
     do_verify_email,
 )
-from app.auth import current_user, end_session, requires_login, start_session
 from app.domain.accounts import FormErrors
-from app.forms import read_form
+from app.http.auth import current_user, end_session, requires_login, start_session
+from app.http.forms import read_form
+from app.http.web import page, path_for, redirect, redirect_to, safe_next
 from app.i18n import _
-from app.web import page, path_for, redirect, redirect_to, safe_next
 
 LOGIN_PATH = "/login"
 

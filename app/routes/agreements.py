@@ -22,11 +22,11 @@ from app.actions.agreements import (
 )
 from app.actions.certificates import certificate_for_viewer
 from app.actions.errors import NotFound
-from app.auth import logged_in_user, requires_login
-from app.documents import document_path
 from app.domain.accounts import FormErrors
-from app.forms import read_form
-from app.web import RowId, page, redirect_to, stored_file
+from app.http.auth import logged_in_user, requires_login
+from app.http.forms import read_form
+from app.http.web import RowId, page, redirect_to, stored_file
+from app.platform.documents import document_path
 
 
 def _client(request: Request[Any, Any, Any]) -> tuple[str, str]:

@@ -37,15 +37,15 @@ from app.actions.directory import list_companies
 from app.actions.errors import Refused
 from app.actions.room import room_link
 from app.actions.timeline import claim_outcome
-from app.auth import logged_in_user, requires_login, requires_role
 from app.domain.accounts import FormErrors
 from app.domain.cases import CATEGORIES, complaint_too_old
 from app.domain.evidence import MAX_UPLOAD_REQUEST_BYTES
 from app.domain.lifecycle import CASE_STATES_OPEN_TO_CLAIMS
-from app.forms import FormData, read_form
+from app.http.auth import logged_in_user, requires_login, requires_role
+from app.http.forms import FormData, read_form
+from app.http.web import RowId, page, path_for, redirect_to, stored_file
 from app.i18n import _
 from app.tables import Case, Claim, Role, User
-from app.web import RowId, page, path_for, redirect_to, stored_file
 
 OptionalId = Annotated[int | None, Parameter(gt=0, le=2**31 - 1)]
 Offset = Annotated[int, Parameter(ge=0, le=MAX_OFFSET)]

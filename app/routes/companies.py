@@ -18,11 +18,11 @@ from app.actions.companies import (
     do_signup_representative,
 )
 from app.actions.room import unread_by_case
-from app.auth import current_user, requires_role, start_session
 from app.domain.accounts import FormErrors
-from app.forms import FormData, read_form
+from app.http.auth import current_user, requires_role, start_session
+from app.http.forms import FormData, read_form
+from app.http.web import page, path_for, redirect_to
 from app.tables import Role
-from app.web import page, path_for, redirect_to
 
 
 def signup_form(form: FormData) -> SignupForm:

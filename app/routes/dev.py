@@ -10,9 +10,9 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotFoundException
 from litestar.handlers.base import BaseRouteHandler
 
+from app.http.web import RowId, page
 from app.settings import settings_of
 from app.tables import OutboxMail
-from app.web import RowId, page
 
 
 def local_dev_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:

@@ -12,9 +12,9 @@ from app.actions.cases import search_cases
 from app.actions.companies import company_or_404
 from app.actions.directory import DIRECTORY_PAGE
 from app.actions.directory import list_companies as find_companies
-from app.auth import current_user, requires_login
+from app.http.auth import current_user, requires_login
+from app.http.web import RowId, page
 from app.tables import Role
-from app.web import RowId, page
 
 Offset = Annotated[int, Parameter(ge=0, le=3000)]
 ShortText = Annotated[str | None, Parameter(max_length=300)]

@@ -9,10 +9,10 @@ from litestar import Controller, Request, Response, get, post
 
 from app.actions.escalation import escalation_bundle, escalation_view, escalations_csv
 from app.actions.invitations import do_set_escalation
-from app.auth import logged_in_user, requires_login, requires_role
-from app.forms import read_form
+from app.http.auth import logged_in_user, requires_login, requires_role
+from app.http.forms import read_form
+from app.http.web import RowId, page, redirect_to
 from app.tables import Role
-from app.web import RowId, page, redirect_to
 
 
 class EscalationController(Controller):

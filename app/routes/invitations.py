@@ -23,12 +23,12 @@ from app.actions.invitations import (
     do_set_escalation,
 )
 from app.actions.mediation_panel import mediation_panel
-from app.auth import current_user, logged_in_user, requires_login, start_session
 from app.domain.accounts import FormErrors
-from app.forms import read_form
+from app.http.auth import current_user, logged_in_user, requires_login, start_session
+from app.http.forms import read_form
+from app.http.web import RowId, page, path_for, redirect, redirect_to
 from app.routes.companies import signup_form, signup_values
 from app.settings import settings_of
-from app.web import RowId, page, path_for, redirect, redirect_to
 
 INVALID_STATUS = {"invalid": 400, "replaced": 400, "expired": 410, "answered": 410}
 

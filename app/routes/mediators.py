@@ -18,11 +18,11 @@ from app.actions.mediators import (
     my_mediations,
 )
 from app.actions.room import unread_by_case
-from app.auth import logged_in_user, requires_login, requires_role
 from app.domain.accounts import FormErrors
-from app.forms import read_form
+from app.http.auth import logged_in_user, requires_login, requires_role
+from app.http.forms import read_form
+from app.http.web import RowId, page, redirect_to
 from app.tables import Role
-from app.web import RowId, page, redirect_to
 
 
 class MediationController(Controller):

@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Controller, MediaType, Request, Response, get
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from app import metrics
+from app.platform import metrics
 from app.settings import settings_of
 
 

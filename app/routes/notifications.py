@@ -19,12 +19,12 @@ from app.actions.notifications import (
     notifications_page,
     unread_count,
 )
-from app.auth import current_user, requires_login
-from app.forms import read_form
+from app.http.auth import current_user, requires_login
+from app.http.forms import read_form
+from app.http.web import RowId, page, path_for, redirect, redirect_to, safe_next, wants_fragment
 from app.i18n import _
+from app.platform.templating import environment
 from app.tables import User
-from app.templating import environment
-from app.web import RowId, page, path_for, redirect, redirect_to, safe_next, wants_fragment
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _CURSOR = re.compile(r"(\d{1,17})-(\d{1,10})")

@@ -9,11 +9,11 @@ from litestar.enums import MediaType
 
 from app import i18n
 from app.actions.accounts import do_set_language
-from app.auth import current_user
-from app.forms import read_form
-from app.health import check_readiness
+from app.http.auth import current_user
+from app.http.forms import read_form
+from app.http.health import check_readiness
+from app.http.web import page, path_for, safe_next
 from app.settings import settings_of
-from app.web import page, path_for, safe_next
 
 
 class PageController(Controller):

@@ -24,7 +24,6 @@ from app.actions.proposals import (
     proposal_view,
     proposals_list,
 )
-from app.auth import logged_in_user, requires_login
 from app.domain.accounts import FormErrors
 from app.domain.proposals import (
     DEFAULT_THRESHOLD_PCT,
@@ -36,9 +35,10 @@ from app.domain.proposals import (
     format_share_input,
 )
 from app.formatting import PARIS
-from app.forms import FormData, read_form
+from app.http.auth import logged_in_user, requires_login
+from app.http.forms import FormData, read_form
+from app.http.web import RowId, page, redirect_to
 from app.tables import Proposal
-from app.web import RowId, page, redirect_to
 
 DRAFT_FIELDS = ("terms", "rule_kind", "amount", "share", "item", "vote_closes_at", "decide_by", "threshold")
 LIMITS = {"max_terms": MAX_TERMS_CHARS, "max_item": MAX_ITEM_CHARS, "max_comment": MAX_COMMENT_CHARS}

@@ -8,11 +8,11 @@ from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import ClientException
 
 from app.actions.reviews import claim_for_review, claims_of_case, do_review_claim, review_access
-from app.auth import logged_in_user, requires_login
 from app.domain.accounts import FormErrors
 from app.domain.admissibility import TICKED_CRITERIA, criterion_labels
-from app.forms import read_form
-from app.web import RowId, page, redirect_to
+from app.http.auth import logged_in_user, requires_login
+from app.http.forms import read_form
+from app.http.web import RowId, page, redirect_to
 
 
 async def read_many(request: Request[Any, Any, Any], name: str) -> list[str]:

@@ -40,15 +40,15 @@ from app.actions.room import (
     shared_space_id,
     space_for_member,
 )
-from app.auth import logged_in_user, requires_login
 from app.domain.accounts import FormErrors
 from app.domain.evidence import MAX_UPLOAD_REQUEST_BYTES
 from app.domain.room import MAX_MESSAGE_CHARS, MAX_REASON_CHARS, MUTE_DURATIONS, SpaceKind, choose_window, parse_seq
-from app.forms import read_form
+from app.http.auth import logged_in_user, requires_login
+from app.http.forms import read_form
+from app.http.web import RowId, page, redirect_to, stored_file, wants_fragment
 from app.i18n import _
+from app.platform.templating import environment
 from app.tables import User
-from app.templating import environment
-from app.web import RowId, page, redirect_to, stored_file, wants_fragment
 
 Cursor = Annotated[str | None, Parameter(max_length=12)]
 # What an overlong message gives back to its author to shorten (beyond, it is cut).

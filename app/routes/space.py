@@ -8,9 +8,9 @@ from litestar import Controller, Request, Response, get
 
 from app.actions.room import unread_by_case
 from app.actions.space import my_claims, my_documents
-from app.auth import logged_in_user, requires_role
+from app.http.auth import logged_in_user, requires_role
+from app.http.web import page, redirect_to
 from app.tables import Role
-from app.web import page, redirect_to
 
 
 class MySpaceController(Controller):

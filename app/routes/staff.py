@@ -30,14 +30,14 @@ from app.actions.mediators import (
     mediator_choices,
     open_objections,
 )
-from app.auth import current_user, requires_role
 from app.domain.accounts import FormErrors
 from app.domain.deadlines import INVITATION_DEFAULT_DAYS, INVITATION_MAX_DAYS, INVITATION_MIN_DAYS
 from app.domain.lifecycle import CaseStatus
-from app.forms import read_form
+from app.http.auth import current_user, requires_role
+from app.http.forms import read_form
+from app.http.web import RowId, page, redirect_to
 from app.settings import settings_of
 from app.tables import Case, Role, User
-from app.web import RowId, page, redirect_to
 
 ShortText = Annotated[str | None, Parameter(max_length=200)]
 Before = Annotated[int | None, Parameter(ge=1, le=2**31 - 1)]

@@ -13,10 +13,10 @@ from litestar.response import Stream
 
 from app.actions import room
 from app.actions.errors import CharterRequired, Forbidden
-from app.auth import current_user, requires_login
+from app.http.auth import current_user, requires_login
+from app.http.web import RowId
 from app.live import MAX_SEQ, LiveStream, resume_point, stream_deadline
 from app.settings import settings_of
-from app.web import RowId
 
 
 class StreamController(Controller):

@@ -17,11 +17,11 @@ from app.actions.timeline import (
     do_update_phase,
     timeline_view,
 )
-from app.auth import logged_in_user, requires_login
 from app.domain.accounts import FormErrors
-from app.forms import read_form
+from app.http.auth import logged_in_user, requires_login
+from app.http.forms import read_form
+from app.http.web import RowId, page, redirect_to
 from app.tables import User
-from app.web import RowId, page, redirect_to
 
 
 class TimelineController(Controller):

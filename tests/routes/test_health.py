@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from litestar.testing import AsyncTestClient
 
-from app.security import CONTENT_SECURITY_POLICY
+from app.http.security import CONTENT_SECURITY_POLICY
 from tests.fixtures import build_app
 
 UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"

@@ -8,8 +8,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from app import signing
 from app.actions.notifications import do_claim_due_reminders, do_handle_reminder
+from app.platform import signing
 from app.settings import get_settings
 from app.tables import AuditEvent, CaseInvitation, Claim, CompanyMember, Reminder, Role
 from tests.factories import (

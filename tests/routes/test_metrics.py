@@ -14,7 +14,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from prometheus_client import REGISTRY
 
-from app.metrics import is_loopback, may_scrape
+from app.platform.metrics import is_loopback, may_scrape
 from app.tables import MailStatus, OutboxMail, Reminder
 from tests.factories import unique_email
 from tests.fixtures import build_app

@@ -6,7 +6,7 @@ import secrets
 
 from litestar.testing import AsyncTestClient
 
-from app.security import CONTENT_SECURITY_POLICY
+from app.http.security import CONTENT_SECURITY_POLICY
 from app.tables import User
 from tests.factories import PASSWORD, Account, unique_email
 from tests.fixtures import build_app, csrf_token, login, post_form

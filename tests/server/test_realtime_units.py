@@ -11,8 +11,8 @@ import warnings
 
 import pytest
 
-from app import realtime
 from app.live import RELOAD, SESSION_GRACE_S, Mailbox, encode_change, resume_point, stream_deadline
+from app.platform import realtime
 from app.settings import get_settings
 
 

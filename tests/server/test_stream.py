@@ -18,8 +18,8 @@ from app.actions.room import (
     messages_after,
     space_for_member,
 )
+from app.platform.templating import environment
 from app.tables import Role, User
-from app.templating import environment
 from tests.factories import Account, make_account, make_claim
 from tests.server.conftest import LiveRoom
 from tests.server.harness import SSEClient, post_message

@@ -21,7 +21,7 @@ import pytest
 
 import app.actions.agreements as agreements
 from app.actions.agreements import do_finalize_proposal, do_sweep_finalizations
-from app.documents import read_document
+from app.platform.documents import read_document
 from app.tables import Agreement, Case, Certificate, CollectiveRecord, Decision, Notification, Proposal, Reminder
 from tests.factories import ProposalWorld, make_proposal_world, reload_proposal
 from tests.workers.worker import running_worker
@@ -220,7 +220,7 @@ async def test_the_sweep_locks_a_due_proposal_once() -> None:
 
 def test_an_agreement_pdf_is_deterministic_and_its_fingerprint_covers_the_amount() -> None:
     from app.domain.notices import notice_texts
-    from app.pdfs import AgreementDoc, agreement_fingerprint, agreement_pdf
+    from app.platform.pdfs import AgreementDoc, agreement_fingerprint, agreement_pdf
 
     now = datetime(2026, 12, 1, 12, tzinfo=UTC)
     doc = AgreementDoc(
@@ -253,7 +253,7 @@ def pdf_text(content: bytes) -> str:
 
 def test_long_french_terms_with_markup_are_drawn_in_full_as_plain_text_across_pages() -> None:
     from app.domain.notices import notice_texts
-    from app.pdfs import AgreementDoc, CollectiveRecordDoc, RecordLine, agreement_pdf, collective_record_pdf
+    from app.platform.pdfs import AgreementDoc, CollectiveRecordDoc, RecordLine, agreement_pdf, collective_record_pdf
 
     # Given terms of over 4,000 characters: accents, €, markup reportlab's Paragraph would interpret, a long URL
     words = [f"mot{index:04d}" for index in range(480)]

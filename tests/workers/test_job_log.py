@@ -16,7 +16,7 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import Retries
 from prometheus_client import REGISTRY
 
-from app.observability import JOBS_LOGGER
+from app.platform.observability import JOBS_LOGGER
 from app.settings import get_settings
 from tests.log_capture import captured_lines
 from tests.workers.test_mail import free_port

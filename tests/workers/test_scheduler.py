@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from app.sessions import DatabaseSessionStore
+from app.http.sessions import DatabaseSessionStore
 from app.tables import AccountToken, MailStatus, OutboxMail, TokenPurpose, WebSession
 from tests.factories import make_account, unique_email
 from tests.workers.test_mail import (  # noqa: F401  (fixtures are used by name)

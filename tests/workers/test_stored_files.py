@@ -24,8 +24,8 @@ from app.actions.agreements import do_finalize_proposal
 from app.actions.claims import evidence_dir
 from app.actions.room import attachments_dir
 from app.actions.stored_files import do_sweep_orphan_files, stored_folders
-from app.documents import document_path, documents_dir
-from app.storage import StorageUnavailable, write_file
+from app.platform.documents import document_path, documents_dir
+from app.platform.storage import StorageUnavailable, write_file
 from app.tables import Agreement, Certificate, CollectiveRecord, Evidence, Proposal
 from tests.factories import make_account, make_proposal_world, reload_proposal
 from tests.factories.cases import make_case

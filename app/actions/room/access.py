@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 
 from app.actions.base import record
 from app.actions.errors import CharterRequired, NotFound, Refused
-from app.db import write_transaction
 from app.domain.lifecycle import CaseStatus, ClaimStatus
 from app.domain.room import (
     SHARED_KINDS,
@@ -25,6 +24,7 @@ from app.domain.room import (
     space_key,
 )
 from app.i18n import _
+from app.platform.db import write_transaction
 from app.tables import (
     Case,
     CharterAcceptance,

@@ -24,7 +24,6 @@ from app.actions.room.access import (
     space_for_member,
     space_label,
 )
-from app.db import engine
 from app.domain.evidence import format_size
 from app.domain.lifecycle import ClaimStatus
 from app.domain.room import (
@@ -45,6 +44,7 @@ from app.domain.room import (
 )
 from app.formatting import BABEL_LOCALES, PARIS
 from app.i18n import _
+from app.platform.db import engine
 from app.tables import (
     Case,
     Claim,

@@ -12,11 +12,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from app import realtime
 from app.actions.claims import CheckedFile, Upload
 from app.actions.errors import CharterRequired, NotFound, Refused
 from app.actions.room.access import SpaceView, party_of, room_entry, space_for_member
-from app.db import after_commit, write_transaction
 from app.domain.accounts import FormErrors
 from app.domain.evidence import MAX_FILE_BYTES, SNIFF_BYTES, safe_filename, sniff_content_type
 from app.domain.lifecycle import CaseStatus
@@ -29,8 +27,10 @@ from app.domain.room import (
     space_key,
 )
 from app.i18n import _
+from app.platform import realtime
+from app.platform.db import after_commit, write_transaction
+from app.platform.storage import remove_files, write_file
 from app.settings import Settings, get_settings
-from app.storage import remove_files, write_file
 from app.tables import (
     Message,
     MessageAttachment,

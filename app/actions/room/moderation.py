@@ -7,12 +7,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from app import realtime
 from app.actions.base import record
 from app.actions.errors import Forbidden, NotFound
 from app.actions.notifications import N_, do_notify
 from app.actions.room.access import RoomEntry, SpaceView, party_of, room_entry, space_for_member
-from app.db import after_commit, write_transaction
 from app.domain.accounts import FormErrors
 from app.domain.room import (
     MAX_REASON_CHARS,
@@ -20,6 +18,8 @@ from app.domain.room import (
     mute_until,
 )
 from app.i18n import _
+from app.platform import realtime
+from app.platform.db import after_commit, write_transaction
 from app.tables import (
     Message,
     MessageReport,

@@ -67,8 +67,3 @@ class DatabaseSessionStore(Store):
         if row is None:
             return None
         return max(int((row["expires_at"] - datetime.now(UTC)).total_seconds()), 0)
-
-    async def delete_expired(self) -> int:
-        """Forget the sessions whose time is up (the scheduler calls it every minute); returns how many."""
-        gone = await WebSession.delete().where(WebSession.expires_at <= datetime.now(UTC)).returning(WebSession.id)
-        return len(gone)

@@ -12,8 +12,8 @@ import hmac
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.platform.storage import write_file
 from app.settings import Settings, get_settings
-from app.storage import write_file
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ def stored_name_for(key: str, settings: Settings | None = None) -> str:
 
 
 def store_document(key: str, content: bytes, settings: Settings | None = None) -> StoredDocument:
-    """Write `content` atomically (app.storage) and return its name and fingerprint; raises StorageUnavailable.
+    """Write `content` atomically (app.platform.storage) and return its name and fingerprint; raises StorageUnavailable.
 
     Its row is inserted after, and a file whose row never comes is left to the sweep: the same name may already
     be the file of a committed row (a retried job), so it is not removed here."""

@@ -2,7 +2,8 @@
 
 The request log is a pure ASGI middleware wrapped around the whole Litestar app (`install`), outside its router:
 a 404 from the router, an error page and a server-sent event stream each give exactly one line, written when the
-response ends (for a stream: when it closes). It also counts the request in the Prometheus metrics of app/metrics.py.
+response ends (for a stream: when it closes). It also counts the request in the Prometheus metrics of
+app/platform/metrics.py.
 
 A line says who asked only by number: the request id, method, route *template* (`/cases/{case_id:int}`, never the
 raw path with its ids or tokens, and no query string), status, duration and the logged-in user's id. Never an
@@ -34,9 +35,9 @@ ACCESS_LOGGER = "clf.access"
 JOBS_LOGGER = "clf.jobs"
 REQUEST_ID_HEADER = "X-Request-ID"
 REQUEST_ID_KEY = "clf_request_id"
-"""Where the request id is kept in the scope's state (error pages show it, app/errors.py logs it)."""
+"""Where the request id is kept in the scope's state (error pages show it, app/http/errors.py logs it)."""
 USER_STATE_KEY = "clf_user"
-"""Where app/auth.py caches the request's user in the scope's state."""
+"""Where app/http/auth.py caches the request's user in the scope's state."""
 SAFE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{8,64}")
 """An incoming X-Request-ID (from a proxy) is kept only if it is this plain; anything else is replaced."""
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -122,7 +123,9 @@ class RequestLog:
     __slots__ = ("app", "log", "requests", "latency", "counted", "timed")
 
     def __init__(self, app: ASGIApp, *, log: bool = True) -> None:
-        from app import metrics  # here, not at the top: a worker process imports this module but serves no HTTP
+        from app.platform import (
+            metrics,  # here, not at the top: a worker process imports this module but serves no HTTP
+        )
 
         self.app = app
         self.log = log

@@ -1,9 +1,10 @@
 """Backups: one archive of the SQLite database and every file of state under VAR_DIR, and its restore.
 
-`python -m app.backup backup [--output DIR]` and `python -m app.backup restore ARCHIVE [--force]` (the same
-commands as `python -m app.cli backup|restore`). The archive is a `.tar.gz` holding `manifest.json` (every member
-with its size and SHA-256, the database engine, the app version, the latest applied migration, the creation time),
-`database/cessez-le-feu.sqlite3` (SQLite only; PostgreSQL is dumped with pg_dump) and `var/…`, the files.
+`python -m app.platform.backup backup [--output DIR]` and `python -m app.platform.backup restore ARCHIVE [--force]`
+(the same commands as `python -m app.cli backup|restore`). The archive is a `.tar.gz` holding `manifest.json`
+(every member with its size and SHA-256, the database engine, the app version, the latest applied migration, the
+creation time), `database/cessez-le-feu.sqlite3` (SQLite only; PostgreSQL is dumped with pg_dump) and `var/…`, the
+files.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
+from app.platform.storage import is_temporary, sync_folder
 from app.settings import PROJECT_ROOT, Settings, get_settings
-from app.storage import is_temporary, sync_folder
 
 FORMAT = 1
 ARCHIVE_PREFIX = "clf-backup-"
@@ -76,7 +77,7 @@ def _skipped(relative: PurePosixPath, settings: Settings) -> bool:
     if len(parts) == 1 and (name in _database_names(settings) or ".before-restore-" in name):
         return True  # the live database goes in through the backup API, never as a file
     if len(parts) == 1 and name.endswith(".lock"):
-        return True  # lock files (migrate.lock, app.migrations) hold no data
+        return True  # lock files (migrate.lock, app.platform.migrations) hold no data
     return is_temporary(name) or (name.startswith(ARCHIVE_PREFIX) and ARCHIVE_SUFFIX in name)
 
 
@@ -174,7 +175,7 @@ def _migrations(connection: sqlite3.Connection) -> tuple[str | None, int]:
 async def _postgres_migrations(url: str) -> tuple[str | None, int]:
     import asyncpg
 
-    from app.db import postgres_config
+    from app.platform.db import postgres_config
 
     connection = await asyncpg.connect(**postgres_config(url), timeout=10)
     try:
@@ -480,7 +481,7 @@ def _prepare_database(path: Path) -> None:
         integrity = [row[0] for row in connection.execute("PRAGMA integrity_check")]
         if integrity != ["ok"]:
             raise BackupError(f"refused: the archived database fails PRAGMA integrity_check: {integrity[:5]}")
-        connection.execute("PRAGMA journal_mode=WAL")  # what the app runs with (app.db.prepare_sqlite)
+        connection.execute("PRAGMA journal_mode=WAL")  # what the app runs with (app.platform.db.prepare_sqlite)
     finally:
         connection.close()
 
@@ -564,7 +565,7 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m app.backup", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m app.platform.backup", description=__doc__.splitlines()[0])
     add_commands(parser.add_subparsers(dest="command", required=True))
     return run_command(parser.parse_args(argv))
 

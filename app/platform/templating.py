@@ -13,8 +13,8 @@ from markupsafe import Markup, escape
 
 from app import formatting, i18n
 
-TEMPLATE_DIR = Path(__file__).parent / "templates"
-STATIC_DIR = Path(__file__).parent / "static"
+TEMPLATE_DIR = Path(__file__).parent.parent / "templates"
+STATIC_DIR = Path(__file__).parent.parent / "static"
 _URL = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
 
 
@@ -51,9 +51,9 @@ def _make_environment() -> Environment:
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.filters["autolink"] = autolink
     # Links are built by route name: create_app's JinjaTemplateEngine adds Litestar's `url_for('show_case',
-    # case_id=…)`, which reverses through the `request` in the context (app.web.plain_context puts it there).
+    # case_id=…)`, which reverses through the `request` in the context (app.http.web.plain_context puts it there).
     # Dates and amounts, formatted the same way in pages, mails and PDFs (app.formatting); the labels built on
-    # actions and domain rules are added by app.web (TEMPLATE_HELPERS).
+    # actions and domain rules are added by app.http.web (TEMPLATE_HELPERS).
     env.globals.update(euros=formatting.euros, day=formatting.day, moment=formatting.moment)
     env.globals["static"] = static_url
     env.globals["current_language"] = i18n.current_language

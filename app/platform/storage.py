@@ -2,7 +2,7 @@
 
 A file is written under a temporary `.part` name in its own folder, fsynced, then renamed into place. Any OS
 error on the way (disk full, quota, read-only, permissions, I/O) removes the `.part` and becomes
-`StorageUnavailable`, a domain error: the web layer answers 507/503 in the visitor's language (app.errors), a
+`StorageUnavailable`, a domain error: the web layer answers 507/503 in the visitor's language (app.http.errors), a
 worker's job fails and Dramatiq retries it. Callers write a file before committing the row that names it and
 remove it when that row is not committed, so a row never lacks its file; a file left without a row (a crash in
 between) is removed by the hourly sweep (app.actions.stored_files).
@@ -21,7 +21,7 @@ from pathlib import Path
 logger = logging.getLogger("clf.storage")
 
 PART_SUFFIX = ".part"
-LEGACY_TEMP_PREFIX = ".tmp-"  # what app.documents wrote its temporary files as before this module
+LEGACY_TEMP_PREFIX = ".tmp-"  # what app.platform.documents wrote its temporary files as before this module
 FULL_ERRNOS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 READONLY_ERRNOS = {errno.EROFS, errno.EACCES, errno.EPERM}
 

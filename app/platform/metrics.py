@@ -1,7 +1,7 @@
 """Prometheus metrics: what the process counts as it goes, and the backlog read from the database at scrape time.
 
 Counted as it goes (prometheus_client's default registry, per process): HTTP requests and their latency
-(app/observability.py), open SSE streams (app/live/), jobs (workers/observability.py). Read at each
+(app/platform/observability.py), open SSE streams (app/live/), jobs (workers/observability.py). Read at each
 scrape of /metrics, never per request: the Dramatiq queues' depth, the outbox's pending and failed mails, and
 the reminders that are due.
 """

@@ -15,11 +15,11 @@ from litestar.response import Redirect
 
 from app import i18n
 from app.actions.errors import CharterRequired, Forbidden, NotFound, Refused
+from app.http.web import plain_context, redirect_to, render_block, wants_fragment
 from app.i18n import _
-from app.observability import request_id_of
-from app.storage import StorageUnavailable
-from app.templating import environment
-from app.web import plain_context, redirect_to, render_block, wants_fragment
+from app.platform.observability import request_id_of
+from app.platform.storage import StorageUnavailable
+from app.platform.templating import environment
 
 logger = logging.getLogger("clf.errors")
 
@@ -100,7 +100,7 @@ def handle_refused(request: Request[Any, Any, Any], exc: Refused) -> Response[st
 
 
 def handle_storage_unavailable(request: Request[Any, Any, Any], exc: StorageUnavailable) -> Response[Any]:
-    """A file could not be stored (app.storage): 507 when the disk is full, else 503; nothing was half-saved."""
+    """A file could not be stored (app.platform.storage): 507 when the disk is full, else 503; nothing half-saved."""
     logger.error("storage unavailable (%s) on %s %s: %s", exc.reason, request.method, request.url.path, exc)
     if exc.reason == "full":
         response = render_error(request, 507)

@@ -17,7 +17,6 @@ from markupsafe import Markup, escape
 from app import i18n
 from app.actions.notifications import unread_count
 from app.actions.proposals import proposal_author, proposal_status, rule_text, vote_label
-from app.auth import cached_user, current_user
 from app.domain.cases import (
     CATEGORIES,
     case_status_label,
@@ -28,13 +27,14 @@ from app.domain.cases import (
 )
 from app.domain.evidence import format_size
 from app.domain.timeline import phase_title
-from app.templating import environment
+from app.http.auth import cached_user, current_user
+from app.platform.templating import environment
 
 # A row id from a URL: PostgreSQL's serial is 32-bit, so anything outside is refused (400) before any query.
 RowId = Annotated[int, PathParameter(gt=0, le=2**31 - 1)]
 
 # Labels (sizes, statuses, categories, proposals): Jinja globals, set once here rather than passed by every route, so
-# that a page, its HTMX fragments and its error pages all have them. Dates and amounts are app.templating's.
+# that a page, its HTMX fragments and its error pages all have them. Dates and amounts are app.platform.templating's.
 TEMPLATE_HELPERS: dict[str, Any] = {
     "format_size": format_size,
     "categories": CATEGORIES, "category_label": category_label, "case_status_label": case_status_label,

@@ -19,7 +19,7 @@ async def migration_lock(settings: Settings) -> AsyncIterator[None]:
     if settings.uses_postgres:
         import asyncpg
 
-        from app.db import postgres_config
+        from app.platform.db import postgres_config
 
         connection = await asyncpg.connect(**postgres_config(settings.database_url))
         try:

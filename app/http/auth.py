@@ -9,7 +9,7 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
-from app.security import rotate_session
+from app.http.security import rotate_session
 from app.settings import settings_of
 from app.tables import Role, User
 
