@@ -25,7 +25,11 @@ ZRANGEBYSCORE on the small heartbeat set). Dramatiq's default, 1,000 (0.1 %), me
 class DatabasePool(Middleware):
     """Opens a PostgreSQL pool on the worker's own event loop (an asyncpg pool is bound to one loop)."""
 
-    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+    def before_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        # Before the worker threads start (after_worker_boot comes once they already take jobs): a transaction
+        # begun without a pool and ended with one released its connection to the wrong pool (asyncpg
+        # InterfaceError, seen on the first jobs of a worker started with a backlog). AsyncIO, added first, has
+        # started its event loop by now.
         from app.platform.db import open_pool
 
         loop_thread = get_event_loop_thread()

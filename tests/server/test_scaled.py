@@ -108,8 +108,10 @@ async def test_two_web_processes_a_worker_and_a_scheduler_work_as_one(
                                             Notification.kind == "claim_review_due") == 1
     reminder = await Reminder.objects().where(Reminder.key == key).first()
     assert reminder is not None and reminder.status == "done"
-    # And it was our worker that did it (its job log), once
-    assert [job["outcome"] for job in job_lines(worker.log()) if job["actor"] == "send_reminder"] == ["done"]
+    # And our worker is the one that handles reminders (its job log; the shared Redis of a CI run may hold other
+    # tests' reminder jobs too, so ours is one of them), without a failure
+    outcomes = [job["outcome"] for job in job_lines(worker.log()) if job["actor"] == "send_reminder"]
+    assert "done" in outcomes and "failed" not in outcomes, outcomes
     assert worker.process is not None and worker.process.poll() is None, worker.log()
     assert scheduler.process is not None and scheduler.process.poll() is None, scheduler.log()
 
