@@ -23,6 +23,8 @@ from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
 from litestar.template.config import TemplateConfig
 from piccolo.engine.sqlite import SQLiteEngine
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from app import i18n
 from app.actions.errors import CharterRequired, Forbidden, NotFound, Refused
@@ -31,6 +33,7 @@ from app.http.errors import (
     handle_forbidden,
     handle_http_exception,
     handle_not_found,
+    handle_redis_outage,
     handle_refused,
     handle_storage_unavailable,
     handle_unexpected,
@@ -164,6 +167,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         exception_handlers={HTTPException: handle_http_exception, NotFound: handle_not_found,
                             Forbidden: handle_forbidden, CharterRequired: handle_charter_required,
                             Refused: handle_refused, StorageUnavailable: handle_storage_unavailable,
+                            RedisConnectionError: handle_redis_outage, RedisTimeoutError: handle_redis_outage,
                             Exception: handle_unexpected},
         # Routes with opt skip_compression (the SSE stream: a gzip state per open stream would cost ~256 KB).
         compression_config=CompressionConfig(backend="gzip", minimum_size=500, gzip_compress_level=6,

@@ -110,20 +110,15 @@ def handle_storage_unavailable(request: Request[Any, Any, Any], exc: StorageUnav
     return response
 
 
-def _is_redis_outage(exc: Exception) -> bool:
+def handle_redis_outage(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """Redis down or restarting (only the rate-limit counters of login and sign-up still need it in a request)."""
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-
-    return isinstance(exc, RedisConnectionError | RedisTimeoutError)
+    logger.warning("Redis unavailable on %s %s: %s", request.method, request.url.path, exc)
+    response = render_error(request, 503)
+    response.headers["Retry-After"] = "10"
+    return response
 
 
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    if _is_redis_outage(exc):
-        logger.warning("Redis unavailable on %s %s: %s", request.method, request.url.path, exc)
-        response = render_error(request, 503)
-        response.headers["Retry-After"] = "10"
-        return response
     logger.exception("unhandled error on %s %s (request %s)", request.method, request.url.path,
                      request_id_of(request), exc_info=exc)
     return render_error(request, 500)
